@@ -1,0 +1,82 @@
+"""Writing the audit trail. Callers pass identifiers, never values.
+
+Every read or write of patient data records exactly one event, inside the transaction of the
+access itself (ATOMIC_REQUESTS for pages and API, explicit atomic blocks in jobs), so an access
+that rolls back leaves no event and an event never exists without its access.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from core.models import AuditAction, AuditEvent, User
+from core.request_context import current_channel, current_request_id
+
+_ALLOWED_DETAIL_KEYS = {"count", "fields", "result", "rows", "filters", "job", "format", "page"}
+
+
+def _clean_detail(detail: Mapping[str, Any] | None) -> dict[str, Any]:
+    # Detail is for counts and field names; refusing other keys keeps values (PHI) out by design.
+    if not detail:
+        return {}
+    unknown = set(detail) - _ALLOWED_DETAIL_KEYS
+    if unknown:
+        raise ValueError(f"audit detail keys not allowed: {sorted(unknown)}")
+    return dict(detail)
+
+
+def _actor_fields(actor: User | None) -> dict[str, Any]:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return {"actor": None, "actor_username": "system"}
+    return {"actor": actor, "actor_username": actor.get_username()}
+
+
+def audit_record(
+    *,
+    actor: User | None,
+    action: AuditAction | str,
+    object_type: str,
+    object_id: object = "",
+    patient_id: int | None = None,
+    institution_id: int | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        **_actor_fields(actor),
+        action=str(action),
+        object_type=object_type,
+        object_id=str(object_id),
+        patient_id=patient_id,
+        institution_id=institution_id,
+        request_id=current_request_id(),
+        channel=current_channel(),
+        detail=_clean_detail(detail),
+    )
+
+
+def audit_record_many(
+    *,
+    actor: User | None,
+    events: Iterable[Mapping[str, Any]],
+) -> int:
+    """One event per patient touched by a bulk operation, in one INSERT."""
+    base = {
+        **_actor_fields(actor),
+        "request_id": current_request_id(),
+        "channel": current_channel(),
+    }
+    rows = [
+        AuditEvent(
+            **base,
+            action=str(e["action"]),
+            object_type=e["object_type"],
+            object_id=str(e.get("object_id", "")),
+            patient_id=e.get("patient_id"),
+            institution_id=e.get("institution_id"),
+            detail=_clean_detail(e.get("detail")),
+        )
+        for e in events
+    ]
+    AuditEvent.objects.bulk_create(rows, batch_size=1000)
+    return len(rows)

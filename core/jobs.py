@@ -1,0 +1,175 @@
+"""Background jobs: the database row is the truth, Celery only delivers.
+
+Pattern (docs/architecture.md): a service creates the Job row and asks for delivery on commit;
+the task claims the row with a conditional UPDATE (queued -> running), so a duplicate or
+redelivered message finds nothing to claim; the handler's writes and the transition to
+succeeded commit together, so an effect happens exactly once; failures are retried with
+exponential backoff up to max_attempts; a reconciler re-queues jobs whose lease expired (a
+killed worker) and re-sends jobs whose message never reached the broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from core.models import Job, JobStatus, User
+
+logger = logging.getLogger(__name__)
+
+JobHandler = Callable[[Job], dict[str, Any]]
+_HANDLERS: dict[str, JobHandler] = {}
+
+
+class JobLeaseLost(RuntimeError):
+    """The job was re-queued by the reconciler while this attempt ran; discard its work."""
+
+
+def register_job_kind(kind: str) -> Callable[[JobHandler], JobHandler]:
+    def decorator(handler: JobHandler) -> JobHandler:
+        if kind in _HANDLERS and _HANDLERS[kind] is not handler:
+            raise ValueError(f"job kind {kind!r} registered twice")
+        _HANDLERS[kind] = handler
+        return handler
+
+    return decorator
+
+
+def job_kinds() -> list[str]:
+    return sorted(_HANDLERS)
+
+
+def job_enqueue(
+    *,
+    kind: str,
+    payload: dict[str, Any],
+    idempotency_key: str | None = None,
+    created_by: User | None = None,
+    max_attempts: int = 3,
+) -> Job:
+    """Create the job (or return the existing one with this key) and send it after commit."""
+    if kind not in _HANDLERS:
+        raise ValueError(f"unknown job kind {kind!r}")
+    key = idempotency_key or f"{kind}:{uuid.uuid4().hex}"
+    job, created = Job.objects.get_or_create(
+        idempotency_key=key,
+        defaults={
+            "kind": kind,
+            "payload": payload,
+            "created_by": created_by,
+            "max_attempts": max_attempts,
+        },
+    )
+    if created:
+        job_id = job.pk
+        transaction.on_commit(lambda: job_send(job_id))
+    return job
+
+
+def job_send(job_id: int, countdown: float = 0) -> bool:
+    """Hand the job to the broker. A broker outage leaves it queued for the reconciler."""
+    from core.tasks import run_job
+
+    try:
+        run_job.apply_async(args=(job_id,), countdown=countdown)
+    except Exception:  # kombu raises several families of connection errors
+        logger.warning("broker unavailable; job %s stays queued for the reconciler", job_id)
+        return False
+    Job.objects.filter(pk=job_id).update(enqueued_at=timezone.now())
+    return True
+
+
+def _backoff_seconds(attempts: int) -> int:
+    return min(2**attempts * 5, 600)
+
+
+def job_claim(job_id: int) -> Job | None:
+    now = timezone.now()
+    claimed = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING,
+        attempts=F("attempts") + 1,
+        started_at=now,
+        lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_SECONDS),
+    )
+    if not claimed:
+        return None
+    return Job.objects.get(pk=job_id)
+
+
+def job_execute(job_id: int) -> tuple[str, int]:
+    """Run one attempt. Returns (outcome, retry_countdown); outcome is one of
+    skipped (nothing to claim), succeeded, retry, failed."""
+    job = job_claim(job_id)
+    if job is None:
+        return "skipped", 0
+    handler = _HANDLERS.get(job.kind)
+    try:
+        if handler is None:
+            raise LookupError(f"no handler for job kind {job.kind!r}")
+        with transaction.atomic():
+            result = handler(job)
+            finished = Job.objects.filter(
+                pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts
+            ).update(
+                status=JobStatus.SUCCEEDED,
+                result=result or {},
+                error="",
+                finished_at=timezone.now(),
+                lease_expires_at=None,
+            )
+            if finished != 1:
+                raise JobLeaseLost(f"job {job.pk} was re-queued while attempt {job.attempts} ran")
+    except JobLeaseLost:
+        logger.warning("job %s attempt %s lost its lease; work discarded", job.pk, job.attempts)
+        return "skipped", 0
+    except Exception as exc:
+        # Exception text from our own handlers names files, lines and fields, never values.
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        final = job.attempts >= job.max_attempts
+        Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
+            status=JobStatus.FAILED if final else JobStatus.QUEUED,
+            error=error,
+            finished_at=timezone.now() if final else None,
+            lease_expires_at=None,
+        )
+        logger.warning("job %s attempt %s failed (%s)", job.pk, job.attempts, type(exc).__name__)
+        if final:
+            return "failed", 0
+        return "retry", _backoff_seconds(job.attempts)
+    return "succeeded", 0
+
+
+def jobs_reconcile(*, resend_after_seconds: int = 300) -> dict[str, int]:
+    """Re-queue jobs whose worker died mid-run and re-send jobs the broker never got."""
+    now = timezone.now()
+    requeued = 0
+    expired = Job.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now)
+    for job in expired:
+        final = job.attempts >= job.max_attempts
+        updated = Job.objects.filter(
+            pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts
+        ).update(
+            status=JobStatus.FAILED if final else JobStatus.QUEUED,
+            error="lease expired: the worker stopped while running this job",
+            finished_at=now if final else None,
+            lease_expires_at=None,
+        )
+        requeued += updated
+    stale_before = now - timedelta(seconds=resend_after_seconds)
+    resent = 0
+    never_sent_or_stale = Q(enqueued_at__isnull=True, created_at__lt=stale_before) | Q(
+        enqueued_at__lt=stale_before
+    )
+    for job_id in Job.objects.filter(never_sent_or_stale, status=JobStatus.QUEUED).values_list(
+        "pk", flat=True
+    ):
+        resent += job_send(job_id)
+    return {"requeued": requeued, "resent": resent}

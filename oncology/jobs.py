@@ -1,0 +1,1 @@
+"""Job handlers of the clinical record (registered with core.jobs)."""
