@@ -243,6 +243,8 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
+# Outside production, serve straight from the source folders (no collectstatic step).
+WHITENOISE_AUTOREFRESH = not PRODUCTION
 
 # --- Cache (throttling, lockout) -----------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
