@@ -11,9 +11,11 @@ killed worker) and re-sends jobs whose message never reached the broker.
 from __future__ import annotations
 
 import logging
+import traceback
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -22,11 +24,18 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from core.models import Job, JobStatus, User
+from core.request_context import reset_request, set_request
 
 logger = logging.getLogger(__name__)
 
 JobHandler = Callable[[Job], dict[str, Any]]
 _HANDLERS: dict[str, JobHandler] = {}
+
+
+class JobError(Exception):
+    """A failure whose message is safe to store and show: it names rows, columns and fields,
+    never patient values. Any other exception is recorded by type and code location only,
+    because database and library messages can quote the values they choke on."""
 
 
 class JobLeaseLost(RuntimeError):
@@ -59,6 +68,8 @@ def job_enqueue(
     if kind not in _HANDLERS:
         raise ValueError(f"unknown job kind {kind!r}")
     key = idempotency_key or f"{kind}:{uuid.uuid4().hex}"
+    if len(key) > Job._meta.get_field("idempotency_key").max_length:  # type: ignore[operator]
+        raise ValueError("idempotency key longer than 200 characters")
     job, created = Job.objects.get_or_create(
         idempotency_key=key,
         defaults={
@@ -71,6 +82,8 @@ def job_enqueue(
     if created:
         job_id = job.pk
         transaction.on_commit(lambda: job_send(job_id))
+    elif job.kind != kind:
+        raise ValueError(f"idempotency key already used by a {job.kind!r} job")
     return job
 
 
@@ -78,13 +91,23 @@ def job_send(job_id: int, countdown: float = 0) -> bool:
     """Hand the job to the broker. A broker outage leaves it queued for the reconciler."""
     from core.tasks import run_job
 
+    # enqueued_at is when the message becomes due, so the reconciler does not re-send a job
+    # that is only waiting out its retry backoff.
+    Job.objects.filter(pk=job_id).update(enqueued_at=timezone.now() + timedelta(seconds=countdown))
     try:
         run_job.apply_async(args=(job_id,), countdown=countdown)
     except Exception:  # kombu raises several families of connection errors
         logger.warning("broker unavailable; job %s stays queued for the reconciler", job_id)
         return False
-    Job.objects.filter(pk=job_id).update(enqueued_at=timezone.now())
     return True
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, JobError):
+        return f"{type(exc).__name__}: {exc}"[:2000]
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return f"{type(exc).__name__}{where}"
 
 
 def _backoff_seconds(attempts: int) -> int:
@@ -111,6 +134,15 @@ def job_execute(job_id: int) -> tuple[str, int]:
     if job is None:
         return "skipped", 0
     handler = _HANDLERS.get(job.kind)
+    # Audit events written by the handler name the job as their request and "job" as channel.
+    context = set_request(job.public_id.hex, "job")
+    try:
+        return _run_claimed(job, handler)
+    finally:
+        reset_request(context)
+
+
+def _run_claimed(job: Job, handler: JobHandler | None) -> tuple[str, int]:
     try:
         if handler is None:
             raise LookupError(f"no handler for job kind {job.kind!r}")
@@ -131,16 +163,19 @@ def job_execute(job_id: int) -> tuple[str, int]:
         logger.warning("job %s attempt %s lost its lease; work discarded", job.pk, job.attempts)
         return "skipped", 0
     except Exception as exc:
-        # Exception text from our own handlers names files, lines and fields, never values.
-        error = f"{type(exc).__name__}: {exc}"[:2000]
+        error = _error_text(exc)
         final = job.attempts >= job.max_attempts
-        Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
+        recorded = Job.objects.filter(
+            pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts
+        ).update(
             status=JobStatus.FAILED if final else JobStatus.QUEUED,
             error=error,
             finished_at=timezone.now() if final else None,
             lease_expires_at=None,
         )
-        logger.warning("job %s attempt %s failed (%s)", job.pk, job.attempts, type(exc).__name__)
+        logger.warning("job %s attempt %s failed: %s", job.pk, job.attempts, error)
+        if not recorded:  # the reconciler took the job back meanwhile; it owns the next attempt
+            return "skipped", 0
         if final:
             return "failed", 0
         return "retry", _backoff_seconds(job.attempts)
@@ -148,12 +183,17 @@ def job_execute(job_id: int) -> tuple[str, int]:
 
 
 def jobs_reconcile(*, resend_after_seconds: int = 300) -> dict[str, int]:
-    """Re-queue jobs whose worker died mid-run and re-send jobs the broker never got."""
+    """Re-queue jobs whose worker died mid-run and re-send jobs the broker never got.
+
+    Returns counts: requeued (lease expired, attempts left), failed (lease expired on the last
+    attempt), resent (messages sent, re-queued ones included).
+    """
     now = timezone.now()
-    requeued = 0
-    expired = Job.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now)
-    for job in expired:
+    requeued_ids: list[int] = []
+    failed = 0
+    for job in Job.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now):
         final = job.attempts >= job.max_attempts
+        # Conditional on the attempt we saw: a worker finishing right now wins, or we do.
         updated = Job.objects.filter(
             pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts
         ).update(
@@ -162,14 +202,20 @@ def jobs_reconcile(*, resend_after_seconds: int = 300) -> dict[str, int]:
             finished_at=now if final else None,
             lease_expires_at=None,
         )
-        requeued += updated
+        if updated and final:
+            failed += 1
+        elif updated:
+            requeued_ids.append(job.pk)
+    # A re-queued job goes straight back to the broker; its old message, if the broker still
+    # holds one, finds nothing to claim once the new attempt has started.
+    resent = sum(job_send(job_id) for job_id in requeued_ids)
     stale_before = now - timedelta(seconds=resend_after_seconds)
-    resent = 0
     never_sent_or_stale = Q(enqueued_at__isnull=True, created_at__lt=stale_before) | Q(
         enqueued_at__lt=stale_before
     )
-    for job_id in Job.objects.filter(never_sent_or_stale, status=JobStatus.QUEUED).values_list(
-        "pk", flat=True
-    ):
+    stale = Job.objects.filter(never_sent_or_stale, status=JobStatus.QUEUED).exclude(
+        pk__in=requeued_ids
+    )
+    for job_id in stale.values_list("pk", flat=True):
         resent += job_send(job_id)
-    return {"requeued": requeued, "resent": resent}
+    return {"requeued": len(requeued_ids), "failed": failed, "resent": resent}
