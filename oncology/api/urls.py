@@ -1,1 +1,12 @@
-urlpatterns: list = []
+from django.urls import path
+
+from oncology.api import views
+
+urlpatterns = [
+    path("me/", views.MeView.as_view(), name="api-me"),
+    path("patients/", views.PatientListCreateView.as_view(), name="api-patient-list"),
+    path("patients/bulk/", views.PatientBulkUpsertView.as_view(), name="api-patient-bulk"),
+    path(
+        "patients/<uuid:public_id>/", views.PatientDetailView.as_view(), name="api-patient-detail"
+    ),
+]

@@ -1,0 +1,49 @@
+"""Query filters of the patient list. Free-text search is the selector's (patient_list), so that
+the page and the API search alike; it is declared here only to validate and document it."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Exists, OuterRef, QuerySet
+
+from oncology.models import Diagnosis, Patient, VitalStatus
+
+
+class PatientFilter(django_filters.FilterSet):
+    search = django_filters.CharFilter(
+        method="_searched_by_selector",
+        max_length=200,
+        help_text="Words matched against names; MRN or research id matched exactly.",
+    )
+    vital_status = django_filters.ChoiceFilter(choices=VitalStatus.choices)
+    primary_site = django_filters.CharFilter(
+        method="_with_primary_site",
+        max_length=6,
+        help_text=(
+            "ICD-O-3 topography of any diagnosis, or its site group as a prefix: "
+            "C34 (lung) matches C34.0 to C34.9."
+        ),
+    )
+    updated_since = django_filters.IsoDateTimeFilter(
+        field_name="updated_at",
+        lookup_expr="gte",
+        help_text="ISO 8601 date-time; patients whose record changed at or after it.",
+    )
+
+    class Meta:
+        model = Patient
+        fields: list[str] = []
+
+    def _searched_by_selector(
+        self, queryset: QuerySet[Patient], name: str, value: str
+    ) -> QuerySet[Patient]:
+        return queryset
+
+    def _with_primary_site(
+        self, queryset: QuerySet[Patient], name: str, value: str
+    ) -> QuerySet[Patient]:
+        # EXISTS rather than a join, so a patient with two matching tumours is listed once.
+        site = Diagnosis.objects.filter(
+            patient_id=OuterRef("pk"), primary_site__istartswith=value.strip()
+        )
+        return queryset.filter(Exists(site))

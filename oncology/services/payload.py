@@ -1,0 +1,226 @@
+"""The canonical patient-record payload: its types (DRF serializers) and its rendering.
+
+One JSON object per patient, shared by the sync API, CSV import and the demo cohort:
+
+    {"mrn", "given_name", "family_name", "sex", "birth_date", "care_teams": [codes],
+     "smoking_status", "smoking_pack_years", "vital_status", "death_date", "last_contact_date",
+     "diagnoses": [...], "biomarkers": [...], ... one list per key of RECORD_SECTIONS}
+
+Each section item carries the model's fields by name plus "external_id" (the hospital system's
+key, required except for comorbidities, which are keyed by "condition"); items that belong to a
+diagnosis name it by "diagnosis_external_id". An item is the whole sub-record: an optional field
+left out takes its default, so resending the same item is a no-op and an edited item replaces
+the stored one.
+
+The serializers check types, lengths, choices and presence only; codes, staging, ranges and
+dates across records are oncology.clinical's job. Unknown keys are errors at every level, so a
+misspelt field is reported instead of silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import models
+from rest_framework import serializers
+
+from core.api.errors import flatten_errors
+from oncology.models import RECORD_SECTIONS, Diagnosis, Patient, PatientRecordModel
+
+# Patient fields a payload may set, besides "care_teams" and the sections.
+PATIENT_FIELDS = (
+    "mrn",
+    "given_name",
+    "family_name",
+    "sex",
+    "birth_date",
+    "smoking_status",
+    "smoking_pack_years",
+    "vital_status",
+    "death_date",
+    "last_contact_date",
+)
+# Required when the payload creates a patient; on update every field but "mrn" is optional and
+# an absent one is left as stored.
+PATIENT_REQUIRED_ON_CREATE = ("given_name", "family_name", "sex", "birth_date")
+
+# Sections whose items may belong to a diagnosis (a `diagnosis` foreign key on the model).
+DIAGNOSIS_LINKED = tuple(
+    name
+    for name, model in RECORD_SECTIONS.items()
+    if any(f.name == "diagnosis" for f in model._meta.concrete_fields)
+)
+_BOOKKEEPING = {"id", "patient", "diagnosis", "external_id", "created_at", "updated_at"}
+
+
+def section_fields(section: str) -> list[str]:
+    """The model fields an item of `section` carries (besides the external ids)."""
+    model = RECORD_SECTIONS[section]
+    return [f.name for f in model._meta.concrete_fields if f.name not in _BOOKKEEPING]
+
+
+def item_key(section: str, item: Mapping[str, Any]) -> Any:
+    """What identifies an item within its patient: its external id, or the condition for a
+    comorbidity (one of each condition per patient)."""
+    return item.get("condition") if section == "comorbidities" else item.get("external_id")
+
+
+class StrictSerializer(serializers.Serializer):
+    """A serializer that rejects keys it does not declare."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        unknown: dict[str, list[str]] = {}
+        if isinstance(data, Mapping):
+            unknown = {str(key): ["Unknown field."] for key in data if key not in self.fields}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if unknown and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **unknown}) from exc
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
+
+
+class DrugSerializer(StrictSerializer):
+    """One drug of a regimen, dose per administration (checked by oncology.clinical)."""
+
+    name = serializers.CharField(max_length=100)
+    dose = serializers.FloatField()
+    unit = serializers.CharField(max_length=20)
+
+
+def _serializer_field(field: models.Field) -> serializers.Field:
+    """The DRF field for one model field: same type, length, choices and optionality."""
+    kwargs: dict[str, Any] = {}
+    if field.null:
+        kwargs.update(required=False, allow_null=True, default=None)
+    elif field.has_default():
+        default = field.get_default()
+        kwargs.update(required=False, default=getattr(default, "value", default))
+    elif field.blank and isinstance(field, models.CharField):
+        kwargs.update(required=False, default="")
+    if isinstance(field, models.CharField):
+        if field.blank:
+            kwargs["allow_blank"] = True
+        if field.choices:
+            return serializers.ChoiceField(choices=[c[0] for c in field.choices], **kwargs)
+        return serializers.CharField(max_length=field.max_length, **kwargs)
+    if isinstance(field, models.DateField):
+        return serializers.DateField(**kwargs)
+    if isinstance(field, models.FloatField):
+        return serializers.FloatField(**kwargs)
+    if isinstance(field, models.PositiveSmallIntegerField):
+        return serializers.IntegerField(min_value=0, max_value=32767, **kwargs)
+    if isinstance(field, models.JSONField) and field.name == "drugs":
+        kwargs.pop("default", None)
+        return serializers.ListField(child=DrugSerializer(), default=list, **kwargs)
+    raise TypeError(f"no payload type for {field!r}")  # a new model field needs a mapping
+
+
+def _model_field(model: type[models.Model], name: str) -> models.Field:
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field)  # noqa: S101 - concrete fields only, by construction
+    return field
+
+
+def _section_serializer(section: str) -> type[StrictSerializer]:
+    model = RECORD_SECTIONS[section]
+    attrs: dict[str, Any] = {
+        name: _serializer_field(_model_field(model, name)) for name in section_fields(section)
+    }
+    if section == "comorbidities":
+        attrs["external_id"] = serializers.CharField(
+            max_length=100, required=False, allow_null=True, default=None
+        )
+    else:
+        attrs["external_id"] = serializers.CharField(max_length=100)
+    if section in DIAGNOSIS_LINKED:
+        attrs["diagnosis_external_id"] = serializers.CharField(
+            max_length=100, required=False, allow_null=True, default=None
+        )
+    name = "".join(part.title() for part in section.split("_")) + "ItemSerializer"
+    return type(name, (StrictSerializer,), attrs)
+
+
+SECTION_SERIALIZERS: dict[str, type[StrictSerializer]] = {
+    section: _section_serializer(section) for section in RECORD_SECTIONS
+}
+
+
+def _patient_field(name: str) -> serializers.Field:
+    field = _serializer_field(_model_field(Patient, name))
+    # Absent means "leave as stored", so no defaults at the top level.
+    field.default = serializers.empty
+    field.required = name == "mrn"
+    return field
+
+
+class PatientRecordSerializer(StrictSerializer):
+    """The whole payload of one patient record (types only)."""
+
+    care_teams = serializers.ListField(child=serializers.SlugField(max_length=40), required=False)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = {name: _patient_field(name) for name in PATIENT_FIELDS}
+        fields.update(super().get_fields())
+        for section, serializer in SECTION_SERIALIZERS.items():
+            fields[section] = serializer(many=True, required=False)
+        return fields
+
+
+_LIST_INDEX = re.compile(r"\.(\d+)(?=\.|$)")
+
+
+def payload_error_paths(detail: Any) -> dict[str, list[str]]:
+    """Serializer errors as {"labs[1].external_id": [...]}: DRF keys list items by their index
+    in a dict, which core.api.errors.flatten_errors would write as "labs.1.external_id"."""
+    return {
+        _LIST_INDEX.sub(r"[\1]", path): messages
+        for path, messages in flatten_errors(detail).items()
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering a stored record in the same shape
+# ---------------------------------------------------------------------------------------------
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def record_item_payload(
+    section: str, obj: PatientRecordModel, diagnosis_external_ids: Mapping[int, str | None]
+) -> dict[str, Any]:
+    item = {name: _json_value(getattr(obj, name)) for name in section_fields(section)}
+    item["external_id"] = obj.external_id
+    if section in DIAGNOSIS_LINKED:
+        diagnosis_id = getattr(obj, "diagnosis_id", None)
+        item["diagnosis_external_id"] = (
+            diagnosis_external_ids.get(diagnosis_id) if diagnosis_id is not None else None
+        )
+    return item
+
+
+def record_payload(patient: Patient) -> dict[str, Any]:
+    """`patient`'s whole record in the canonical payload shape, plus its public ids.
+
+    No access check and no audit: the caller obtained `patient` through a selector (which
+    audited the view) or a write service (which audited the write). 13 queries.
+    """
+    body: dict[str, Any] = {
+        "public_id": str(patient.public_id),
+        "research_id": patient.research_id,
+    }
+    body.update({name: _json_value(getattr(patient, name)) for name in PATIENT_FIELDS})
+    body["care_teams"] = sorted(patient.care_teams.values_list("code", flat=True))
+    diagnoses = list(Diagnosis.objects.filter(patient=patient))
+    diagnosis_external_ids = {d.pk: d.external_id for d in diagnoses}
+    for section, model in RECORD_SECTIONS.items():
+        rows = diagnoses if model is Diagnosis else model.objects.filter(patient=patient)  # type: ignore[attr-defined]
+        body[section] = [record_item_payload(section, obj, diagnosis_external_ids) for obj in rows]
+    return body
