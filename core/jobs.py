@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 JobHandler = Callable[[Job], dict[str, Any]]
 _HANDLERS: dict[str, JobHandler] = {}
+_BACKOFF_BASE_SECONDS: dict[str, float] = {}
+BACKOFF_MAX_SECONDS = 600
 
 
 class JobError(Exception):
@@ -42,11 +44,17 @@ class JobLeaseLost(RuntimeError):
     """The job was re-queued by the reconciler while this attempt ran; discard its work."""
 
 
-def register_job_kind(kind: str) -> Callable[[JobHandler], JobHandler]:
+def register_job_kind(
+    kind: str, *, backoff_base_seconds: float = 5
+) -> Callable[[JobHandler], JobHandler]:
+    """Register `handler(job) -> result dict` for `kind`. A failed attempt n is retried after
+    backoff_base_seconds * 2**n seconds (10, 20, 40 ... by default), at most ten minutes."""
+
     def decorator(handler: JobHandler) -> JobHandler:
         if kind in _HANDLERS and _HANDLERS[kind] is not handler:
             raise ValueError(f"job kind {kind!r} registered twice")
         _HANDLERS[kind] = handler
+        _BACKOFF_BASE_SECONDS[kind] = backoff_base_seconds
         return handler
 
     return decorator
@@ -110,8 +118,8 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}{where}"
 
 
-def _backoff_seconds(attempts: int) -> int:
-    return min(2**attempts * 5, 600)
+def _backoff_seconds(attempts: int, base: float = 5) -> float:
+    return min(base * 2**attempts, BACKOFF_MAX_SECONDS)
 
 
 def job_claim(job_id: int) -> Job | None:
@@ -127,7 +135,7 @@ def job_claim(job_id: int) -> Job | None:
     return Job.objects.get(pk=job_id)
 
 
-def job_execute(job_id: int) -> tuple[str, int]:
+def job_execute(job_id: int) -> tuple[str, float]:
     """Run one attempt. Returns (outcome, retry_countdown); outcome is one of
     skipped (nothing to claim), succeeded, retry, failed."""
     job = job_claim(job_id)
@@ -142,7 +150,7 @@ def job_execute(job_id: int) -> tuple[str, int]:
         reset_request(context)
 
 
-def _run_claimed(job: Job, handler: JobHandler | None) -> tuple[str, int]:
+def _run_claimed(job: Job, handler: JobHandler | None) -> tuple[str, float]:
     try:
         if handler is None:
             raise LookupError(f"no handler for job kind {job.kind!r}")
@@ -178,7 +186,7 @@ def _run_claimed(job: Job, handler: JobHandler | None) -> tuple[str, int]:
             return "skipped", 0
         if final:
             return "failed", 0
-        return "retry", _backoff_seconds(job.attempts)
+        return "retry", _backoff_seconds(job.attempts, _BACKOFF_BASE_SECONDS.get(job.kind, 5))
     return "succeeded", 0
 
 

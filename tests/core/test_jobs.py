@@ -163,6 +163,7 @@ def test_a_failed_attempt_is_requeued_with_exponential_backoff() -> None:
     assert job_execute(job.pk) == ("failed", 0)
     # Doubling from 10 s, capped at ten minutes.
     assert [_backoff_seconds(n) for n in (1, 2, 3, 6, 7, 20)] == [10, 20, 40, 320, 600, 600]
+    assert _backoff_seconds(2, base=0.5) == 2
 
 
 @pytest.mark.django_db(transaction=True)

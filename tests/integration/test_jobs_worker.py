@@ -1,0 +1,79 @@
+"""Jobs through a real broker and worker process: delivery, duplicates, retries, a dead worker."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from core.jobs import job_enqueue, jobs_reconcile
+from core.models import AuditEvent, Job, JobStatus
+from core.tasks import run_job
+from tests.integration.conftest import WorkerPool, wait_for_job, wait_for_log
+from tests.integration.jobkinds import EFFECT, effects
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def test_job_enqueued_in_a_transaction_runs_on_the_worker_end_to_end(worker) -> None:
+    job = job_enqueue(kind="it_effect", payload={})  # autocommit: sent on commit, right away
+
+    job = wait_for_job(job)
+
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.result == {"written_by_attempt": 1}
+    assert job.attempts == 1
+    assert effects(job) == 1
+    event = AuditEvent.objects.get(object_type=EFFECT)
+    assert event.channel == "job"
+    assert event.request_id == job.public_id.hex
+
+
+def test_same_job_delivered_twice_at_once_has_one_effect(worker) -> None:
+    # Created without job_enqueue, then sent twice by hand: two messages, both consumed in
+    # parallel by the two pool processes while the first attempt is still sleeping.
+    job = Job.objects.create(
+        kind="it_effect", idempotency_key="dup", payload={"sleep_on": [1], "sleep": 1}
+    )
+    run_job.apply_async(args=(job.pk,))
+    run_job.apply_async(args=(job.pk,))
+
+    job = wait_for_job(job)
+    wait_for_log(worker, "succeeded in", count=2)  # both messages have been handled
+
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.attempts == 1
+    assert effects(job) == 1
+    assert worker.log().count(": 'skipped'") == 1
+
+
+def test_job_failing_every_attempt_is_retried_and_ends_failed_with_its_error(worker) -> None:
+    job = job_enqueue(kind="it_fail", payload={}, max_attempts=3)
+
+    job = wait_for_job(job, timeout=30)
+
+    assert job.status == JobStatus.FAILED
+    assert job.attempts == 3
+    assert job.error == "JobError: planned failure on attempt 3"
+    assert effects(job) == 0  # each attempt's write rolled back with it
+    assert worker.log().count(": 'retry'") == 2
+
+
+def test_job_of_a_killed_worker_completes_once_after_the_reconciler_requeues_it(
+    workers: WorkerPool,
+) -> None:
+    doomed = workers.start(lease_seconds=2)
+    job = job_enqueue(kind="it_effect", payload={"sleep_on": [1], "sleep": 60})
+    wait_for_job(job, {JobStatus.RUNNING})
+
+    doomed.kill()  # mid-job: the first attempt never commits
+    workers.start()
+    time.sleep(2.5)  # the dead worker's lease runs out
+    counts = jobs_reconcile()
+
+    job = wait_for_job(job)
+    assert counts["requeued"] == 1
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.attempts == 2
+    assert job.result == {"written_by_attempt": 2}
+    assert effects(job) == 1
