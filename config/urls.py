@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("audit/", include("core.urls")),
+    path("imports/", include("oncology.urls_import")),
     path("", include("oncology.urls")),
     path("api/v1/", include("oncology.api.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
