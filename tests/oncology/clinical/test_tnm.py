@@ -323,3 +323,51 @@ def test_staging_group_depends_on_site_and_histology(
     topography: str, morphology: str, group: str | None
 ) -> None:
     assert staging_group(topography, morphology) == group
+
+
+_ORDERED_T = {
+    "lung": ("T1mi", "T1a", "T1b", "T1c", "T2a", "T2b", "T3", "T4"),
+    "breast": ("T1", "T2", "T3", "T4"),
+    "colorectal": ("T1", "T2", "T3", "T4a", "T4b"),
+    "liver": ("T1a", "T1b", "T2", "T3", "T4"),
+}
+_ORDERED_N = {
+    "lung": ("N0", "N1", "N2", "N3"),
+    "breast": ("N0", "N1mi", "N1", "N2", "N3"),
+    "colorectal": ("N0", "N1", "N2a", "N2b"),
+    "liver": ("N0", "N1"),
+}
+
+
+@pytest.mark.parametrize("site", sorted(SCHEMES))
+def test_stage_never_falls_as_t_or_n_rises(site: str) -> None:
+    # A property of every TNM stage table: more local or nodal extent never lowers the group.
+    scheme = SCHEMES[site]
+    rank = {s: i for i, s in enumerate(scheme.stages)}
+    grid = {
+        (t, n): rank[derive_stage(site, t, n, "M0") or ""]
+        for t in _ORDERED_T[site]
+        for n in _ORDERED_N[site]
+        if derive_stage(site, t, n, "M0") is not None
+    }
+    ts, ns = _ORDERED_T[site], _ORDERED_N[site]
+    for (t, n), r in grid.items():
+        ti, ni = ts.index(t), ns.index(n)
+        if ti + 1 < len(ts) and (ts[ti + 1], n) in grid:
+            assert grid[(ts[ti + 1], n)] >= r, (t, n)
+        if ni + 1 < len(ns) and (t, ns[ni + 1]) in grid:
+            assert grid[(t, ns[ni + 1])] >= r, (t, n)
+    # nearly every cell is defined (lung T1mi exists only with N0)
+    assert len(grid) >= len(ts) * len(ns) - 3
+
+
+@pytest.mark.parametrize("site", sorted(SCHEMES))
+def test_every_category_combination_derives_a_declared_stage(site: str) -> None:
+    scheme = SCHEMES[site]
+    for t in scheme.t:
+        for n in scheme.n:
+            for m in scheme.m:
+                assert possible_stages(site, t, n, m) <= set(scheme.stages)
+                if m.startswith("M1"):
+                    assert possible_stages(site, t, n, m), (t, n, m)
+                    assert all(s.startswith("IV") for s in possible_stages(site, t, n, m))
