@@ -31,7 +31,7 @@ DOSE_UNITS: tuple[str, ...] = tuple(DOSE_UNIT_MAX)
 MAX_CYCLES = 100
 
 # Common regimens (name -> drugs), offered by forms; free-text regimens remain allowed.
-REGIMENS: dict[str, tuple[str, ...]] = {
+COMMON_REGIMENS: dict[str, tuple[str, ...]] = {
     "FOLFOX": ("oxaliplatin", "folinic acid", "fluorouracil"),
     "FOLFIRI": ("irinotecan", "folinic acid", "fluorouracil"),
     "FOLFIRINOX": ("oxaliplatin", "irinotecan", "folinic acid", "fluorouracil"),

@@ -8,8 +8,8 @@ import pytest
 
 from oncology.clinical.issues import Issue
 from oncology.clinical.treatments import (
+    COMMON_REGIMENS,
     DOSE_UNITS,
-    REGIMENS,
     validate_cycles,
     validate_drugs,
     validate_radiotherapy,
@@ -21,10 +21,10 @@ def test_units_are_the_documented_set() -> None:
 
 
 def test_common_regimens_carry_their_drugs() -> None:
-    assert REGIMENS["FOLFOX"] == ("oxaliplatin", "folinic acid", "fluorouracil")
-    assert REGIMENS["CAPOX"] == ("capecitabine", "oxaliplatin")
-    assert "AC-T" in REGIMENS
-    assert all(len(name) <= 100 for name in REGIMENS)
+    assert COMMON_REGIMENS["FOLFOX"] == ("oxaliplatin", "folinic acid", "fluorouracil")
+    assert COMMON_REGIMENS["CAPOX"] == ("capecitabine", "oxaliplatin")
+    assert "AC-T" in COMMON_REGIMENS
+    assert all(len(name) <= 100 for name in COMMON_REGIMENS)
 
 
 def test_usual_regimen_doses_have_no_issue() -> None:
