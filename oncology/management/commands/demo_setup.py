@@ -1,0 +1,48 @@
+"""Prepare the demo: institution, care teams, demo users, API token, synthetic cohort.
+
+    manage.py demo_setup [--patients 400] [--seed 20250630]
+
+Idempotent and fast on restart: the cohort is loaded only while the DEMO institution has no
+patients. Prints the demo logins on every run (from var/demo-credentials.txt, which only this
+command writes; see oncology/demo/setup.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+
+from oncology.demo.cohort import DEFAULT_PATIENTS, DEFAULT_SEED
+from oncology.demo.setup import (
+    credentials_banner,
+    demo_has_patients,
+    demo_institution_ensure,
+    demo_users_ensure,
+)
+
+
+class Command(BaseCommand):
+    help = "Create the demo institution, users and synthetic cohort; print the demo logins."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--patients", type=int, default=DEFAULT_PATIENTS)
+        parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        with transaction.atomic():
+            institution, teams = demo_institution_ensure()
+            credentials = demo_users_ensure(institution=institution, teams=teams)
+        if demo_has_patients():
+            self.stdout.write("Demo cohort already loaded.")
+        else:
+            self.stdout.write("Loading the synthetic demo cohort...")
+            call_command(
+                "load_demo_cohort",
+                patients=options["patients"],
+                seed=options["seed"],
+                stdout=self.stdout,
+            )
+        self.stdout.write(credentials_banner(credentials))
