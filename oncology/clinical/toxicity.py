@@ -84,7 +84,8 @@ CTCAE_TERMS: dict[str, CtcaeTerm] = {
     "skin_hyperpigmentation": CtcaeTerm("Skin hyperpigmentation", _SKIN, max_grade=2),
     "radiation_dermatitis": CtcaeTerm("Dermatitis radiation", _INJ),
     # Nervous system, senses
-    "peripheral_sensory_neuropathy": CtcaeTerm("Peripheral sensory neuropathy", _NERV, 1, 4),
+    # CTCAE v5.0 defines grades 1-3 only (v4.03 had a grade 4); motor neuropathy keeps 1-5.
+    "peripheral_sensory_neuropathy": CtcaeTerm("Peripheral sensory neuropathy", _NERV, max_grade=3),
     "peripheral_motor_neuropathy": CtcaeTerm("Peripheral motor neuropathy", _NERV),
     "dysgeusia": CtcaeTerm("Dysgeusia", _NERV, max_grade=2),
     "headache": CtcaeTerm("Headache", _NERV, max_grade=3),

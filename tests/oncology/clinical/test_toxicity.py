@@ -88,3 +88,10 @@ def test_unknown_term_is_an_error_on_term() -> None:
 def test_missing_values_are_not_errors() -> None:
     assert validate_toxicity(None, None) == []
     assert validate_toxicity("nausea", None) == []
+
+
+def test_peripheral_sensory_neuropathy_has_no_grade_4_in_ctcae_v5() -> None:
+    # CTCAE v5.0 (2017): grades 1-3 are defined, 4 and 5 are not (they were in v4.03).
+    assert validate_toxicity("peripheral_sensory_neuropathy", 3) == []
+    issues = validate_toxicity("peripheral_sensory_neuropathy", 4)
+    assert [i.field for i in issues] == ["grade"]
