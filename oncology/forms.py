@@ -80,21 +80,44 @@ def validation_error_dict(exc: ValidationError) -> dict[str, list[str]]:
     return {NON_FIELD: list(exc.messages)}
 
 
+Fieldsets = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+class GroupedForm:
+    """A form laid out in titled groups of fields (a fieldset each)."""
+
+    # (legend, field names); empty: one untitled group of every field.
+    fieldsets: Fieldsets = ()
+
+    def groups(self) -> list[tuple[str, list[forms.BoundField]]]:
+        form: Any = self
+        if not self.fieldsets:
+            return [("", list(form))]
+        return [(legend, [form[name] for name in names]) for legend, names in self.fieldsets]
+
+
 # ---------------------------------------------------------------------------------------------
 # Patient
 # ---------------------------------------------------------------------------------------------
 
 
-class PatientForm(forms.ModelForm):
+class PatientForm(GroupedForm, forms.ModelForm):
     class Meta:
         model = Patient
         fields = list(PATIENT_FIELDS)
         widgets = _date_widgets(Patient)
         labels = {"mrn": "MRN (hospital number)", "smoking_pack_years": "Pack-years"}
 
+    fieldsets: Fieldsets = (
+        ("Identity", ("given_name", "family_name", "mrn", "sex", "birth_date")),
+        ("Smoking", ("smoking_status", "smoking_pack_years")),
+        ("Vital status", ("vital_status", "death_date", "last_contact_date")),
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["smoking_pack_years"].widget.attrs.update({"step": "0.5", "min": "0"})
+        _name_blank_choices(self)
 
     def validate_unique(self) -> None:
         # MRN uniqueness is per institution, which the form does not see: the service checks it.
@@ -110,6 +133,8 @@ class PatientCreateForm(PatientForm):
 
     class Meta(PatientForm.Meta):
         fields = ["care_team", *PATIENT_FIELDS]
+
+    fieldsets: Fieldsets = (("Care team", ("care_team",)), *PatientForm.fieldsets)
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -129,12 +154,23 @@ class DiagnosisChoiceField(forms.ModelChoiceField):
         return f"{obj.primary_site} {obj.morphology} ({obj.diagnosis_date:%Y-%m-%d})"
 
 
-class RecordForm(forms.ModelForm):
+def _name_blank_choices(form: forms.BaseForm) -> None:
+    # Django's "---------" means nothing to a reader: say what choosing it records.
+    for f in form.fields.values():
+        choices = getattr(f, "choices", None)
+        if isinstance(f, forms.TypedChoiceField | forms.ChoiceField) and choices:
+            choices = list(choices)
+            if choices and choices[0] == ("", "---------"):
+                f.choices = [("", "Not recorded"), *choices[1:]]
+
+
+class RecordForm(GroupedForm, forms.ModelForm):
     """Base of the section forms: knows its patient, so a diagnosis link stays within it."""
 
     def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
         self.patient = patient
         super().__init__(*args, **kwargs)
+        _name_blank_choices(self)
         if "diagnosis" in self.fields:
             self.fields["diagnosis"] = DiagnosisChoiceField(
                 queryset=Diagnosis.objects.filter(patient=patient).order_by("diagnosis_date"),
@@ -188,6 +224,30 @@ class DiagnosisForm(RecordForm):
             "pathological_stage",
         ]
         widgets = _date_widgets(Diagnosis)
+        labels = {
+            "primary_site": "Primary site (ICD-O-3 topography)",
+            "morphology": "Histology (ICD-O-3 morphology)",
+            "clinical_t": "T (cT)",
+            "clinical_n": "N (cN)",
+            "clinical_m": "M (cM)",
+            "clinical_stage": "Stage group",
+            "pathological_t": "T (pT)",
+            "pathological_n": "N (pN)",
+            "pathological_m": "M (pM)",
+            "pathological_stage": "Stage group",
+        }
+
+    fieldsets: Fieldsets = (
+        ("Tumour", ("primary_site", "morphology", "laterality", "diagnosis_date", "grade")),
+        (
+            "Clinical staging (TNM 8th edition)",
+            ("clinical_t", "clinical_n", "clinical_m", "clinical_stage"),
+        ),
+        (
+            "Pathological staging (TNM 8th edition)",
+            ("pathological_t", "pathological_n", "pathological_m", "pathological_stage"),
+        ),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -211,8 +271,7 @@ class DiagnosisForm(RecordForm):
             stage = self.fields[f"{prefix}_stage"]
             stage.widget.attrs["data-tnm-stage"] = prefix
             stage.help_text = (
-                "Leave empty to derive it from T, N and M (AJCC/UICC 8th edition); an entered "
-                "stage is checked against them."
+                "Left empty, it is derived from T, N and M; if entered, it is checked."
             )
 
     def clean(self) -> dict[str, Any]:
@@ -386,6 +445,10 @@ class SystemicTherapyForm(RecordForm):
             {"list": "regimen-options", "autocomplete": "off"}
         )
         self.regimen_options = catalogues.regimen_names()
+        self.fields["drugs"].help_text = (
+            "One drug a line: name, dose per administration, unit; e.g. “cisplatin, 75, mg/m2”. "
+            f"Units: {', '.join(catalogues.dose_units())}."
+        )
 
 
 class FollowUpForm(RecordForm):
@@ -442,13 +505,18 @@ SECTIONS: dict[str, SectionSpec] = {
             "morphology",
             "laterality",
             "grade",
-            "clinical_tnm",
-            "clinical_stage",
-            "pathological_tnm",
-            "pathological_stage",
+            "clinical_staging",
+            "pathological_staging",
         ),
         extra_template="oncology/sections/_tnm_options.html",
-        labels={"clinical_tnm": "cTNM", "pathological_tnm": "pTNM"},
+        labels={
+            "diagnosis_date": "Date",
+            "primary_site": "Site",
+            "morphology": "Histology",
+            "laterality": "Side",
+            "clinical_staging": "cTNM · stage",
+            "pathological_staging": "pTNM · stage",
+        },
     ),
     "biomarkers": SectionSpec(
         BiomarkerForm, "Biomarkers", "biomarker", ("test_date", "name", "result", "value")
@@ -464,6 +532,7 @@ SECTIONS: dict[str, SectionSpec] = {
         "Laboratory results",
         "laboratory result",
         ("collected_on", "code", "value", "unit"),
+        labels={"code": "Test"},
         extra_template="oncology/sections/_lab_options.html",
     ),
     "measurements": SectionSpec(
@@ -471,6 +540,7 @@ SECTIONS: dict[str, SectionSpec] = {
         "Body measurements",
         "body measurement",
         ("measured_on", "weight_kg", "height_cm"),
+        labels={"weight_kg": "Weight (kg)", "height_cm": "Height (cm)"},
     ),
     "surgeries": SectionSpec(
         SurgeryForm,
@@ -482,23 +552,16 @@ SECTIONS: dict[str, SectionSpec] = {
         RadiotherapyForm,
         "Radiotherapy",
         "radiotherapy course",
-        (
-            "start_date",
-            "end_date",
-            "target",
-            "technique",
-            "total_dose_gy",
-            "fractions",
-            "intent",
-            "best_response",
-        ),
+        ("period", "target", "technique", "dose", "intent", "best_response"),
+        labels={"period": "Dates", "dose": "Dose", "best_response": "Response"},
     ),
     "systemic_therapies": SectionSpec(
         SystemicTherapyForm,
         "Systemic therapy",
         "systemic therapy",
-        ("start_date", "end_date", "regimen", "category", "cycles", "intent", "best_response"),
+        ("period", "regimen", "category", "cycles", "intent", "best_response"),
         extra_template="oncology/sections/_regimen_options.html",
+        labels={"period": "Dates", "best_response": "Response"},
     ),
     "follow_ups": SectionSpec(
         FollowUpForm, "Follow-up", "follow-up visit", ("visit_date", "disease_status", "ecog")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from oncology import catalogues
+from oncology.clinical.record import charlson_for_patient
 from oncology.models import RECORD_SECTIONS, Patient, VitalStatus
 
 
@@ -59,6 +60,17 @@ def stage_of(diagnosis: Any | None) -> str:
     return str(diagnosis.pathological_stage or diagnosis.clinical_stage or "")
 
 
+def diagnosis_label(diagnosis: Any | None) -> str:
+    """ "Adenocarcinoma, NOS · Upper lobe, lung": the catalogue names of a diagnosis's codes."""
+    if diagnosis is None:
+        return ""
+    names = (
+        catalogues.morphology_label(diagnosis.morphology),
+        catalogues.topography_label(diagnosis.primary_site),
+    )
+    return " · ".join(x for x in names if x)
+
+
 def latest_ecog(patient: Patient) -> tuple[int, dt.date] | None:
     scored = [(p.assessed_on, p.pk, p.ecog) for p in patient.performance_statuses.all()]
     scored += [(f.visit_date, f.pk, f.ecog) for f in patient.follow_ups.all() if f.ecog is not None]
@@ -86,15 +98,47 @@ def latest_bmi(patient: Patient) -> tuple[float, dt.date] | None:
 
 
 def charlson(patient: Patient, today: dt.date) -> int | None:
-    conditions = [c.condition for c in patient.comorbidities.all()]
-    return catalogues.charlson_index(conditions, patient_age(patient, today))
+    """Age-adjusted Charlson index today (at death for a deceased patient); None when a stored
+    condition is not in the catalogue."""
+    on = patient.death_date if patient.death_date and patient.death_date < today else today
+    comorbidities = [
+        {"condition": c.condition, "diagnosed_on": c.diagnosed_on}
+        for c in patient.comorbidities.all()
+    ]
+    try:
+        return charlson_for_patient({"birth_date": patient.birth_date}, comorbidities, on)
+    except ValueError:
+        return None
+
+
+# Coded fields shown by their catalogue label (the code stays in the form and the API).
+_LABELLED: dict[tuple[str, str], Any] = {
+    ("comorbidity", "condition"): catalogues.condition_label,
+    ("labresult", "code"): catalogues.lab_label,
+    ("toxicity", "term"): catalogues.ctcae_label,
+}
+# Coded fields whose code is what clinicians read (G2, R0), not the long display text.
+_RAW = {("diagnosis", "grade"), ("surgery", "margin_status"), ("radiotherapycourse", "technique")}
 
 
 def _display(obj: Any, name: str) -> str:
-    if name in {"clinical_tnm", "pathological_tnm"}:
+    key = (obj._meta.model_name, name)
+    if key in _LABELLED:
+        return str(_LABELLED[key](getattr(obj, name)))
+    if key in _RAW:
+        return str(getattr(obj, name) or "—")
+    if name == "period":
+        end = obj.end_date.isoformat() if obj.end_date else "ongoing"
+        return f"{obj.start_date.isoformat()} – {end}"
+    if name == "dose":
+        return f"{obj.total_dose_gy:g} Gy / {obj.fractions} fx"
+    if name in {"clinical_staging", "pathological_staging"}:
         prefix = name.split("_")[0]
-        parts = [getattr(obj, f"{prefix}_{axis}") for axis in ("t", "n", "m")]
-        return " ".join(p for p in parts if p)
+        tnm = " ".join(p for p in (getattr(obj, f"{prefix}_{a}") for a in "tnm") if p)
+        stage = getattr(obj, f"{prefix}_stage")
+        if stage:
+            return f"{tnm} · {stage}" if tnm else stage
+        return tnm or "—"
     value = getattr(obj, name)
     if value in (None, ""):
         return "—"
@@ -138,13 +182,14 @@ def timeline(patient: Patient) -> list[TimelineEntry]:
     add = entries.append
     for d in patient.diagnoses.all():
         stage = stage_of(d)
+        names = diagnosis_label(d)
         add(
             TimelineEntry(
                 d.diagnosis_date,
                 "diagnosis",
                 "Diagnosis",
                 f"{d.primary_site} · {d.morphology}",
-                f"Stage {stage}" if stage else "",
+                " · ".join(x for x in (names, f"Stage {stage}" if stage else "") if x),
             )
         )
     for b in patient.biomarkers.all():
@@ -188,7 +233,15 @@ def timeline(patient: Patient) -> list[TimelineEntry]:
             )
         )
     for lab in patient.labs.all():
-        add(TimelineEntry(lab.collected_on, "lab", "Lab", lab.code, f"{lab.value:g} {lab.unit}"))
+        add(
+            TimelineEntry(
+                lab.collected_on,
+                "lab",
+                "Lab",
+                catalogues.lab_label(lab.code),
+                f"{lab.value:g} {lab.unit}",
+            )
+        )
     for f in patient.follow_ups.all():
         ecog = f" · ECOG {f.ecog}" if f.ecog is not None else ""
         add(
@@ -204,7 +257,7 @@ def timeline(patient: Patient) -> list[TimelineEntry]:
                 x.onset_date,
                 "toxicity",
                 "Toxicity",
-                f"{x.term}, grade {x.grade}",
+                f"{catalogues.ctcae_label(x.term)}, grade {x.grade}",
                 f"Attributed to {x.get_attributed_to_display().lower()}",
             )
         )

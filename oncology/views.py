@@ -116,6 +116,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
                 "patient": patient,
                 "age": record_page.patient_age(patient, today),
                 "primary": primary,
+                "primary_label": record_page.diagnosis_label(primary),
                 "stage": record_page.stage_of(primary),
             }
         )
@@ -173,6 +174,7 @@ def patient_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             "bmi": bmi,
             "charlson": record_page.charlson(patient, today),
             "primary": primary,
+            "primary_label": record_page.diagnosis_label(primary),
             "stage": record_page.stage_of(primary),
             "sections": record_page.section_tables(patient, SECTIONS),
             "timeline": record_page.timeline(patient),

@@ -21,18 +21,8 @@ from django.utils import timezone
 
 from core.audit import audit_record
 from core.models import AuditAction, User
-
-try:
-    from oncology.clinical.record import validate_record_dates, validate_section
-except ModuleNotFoundError:  # TEMPORARY until oncology.clinical.record lands
-
-    def validate_section(section: str, values: dict[str, Any]) -> list[Any]:
-        return []
-
-    def validate_record_dates(*args: Any) -> list[Any]:
-        return []
-
-
+from oncology.clinical.issues import errors_only
+from oncology.clinical.record import validate_record_dates, validate_section
 from oncology.models import RECORD_SECTIONS, CareTeam, Patient, PatientRecordModel
 
 # Fields a person never types: identity, ownership and bookkeeping.
@@ -134,12 +124,17 @@ def _with_change(
     return sections, index
 
 
+def _sentence(message: str) -> str:
+    # The library writes messages as clauses ("surgery date is after the date of death").
+    return message[:1].upper() + message[1:]
+
+
 def _issue_map(issues: list[Any]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for issue in issues:
-        out.setdefault(str(issue.field), [])
-        if issue.message not in out[str(issue.field)]:
-            out[str(issue.field)].append(str(issue.message))
+    for issue in errors_only(issues):
+        bucket = out.setdefault(str(issue.field), [])
+        if _sentence(issue.message) not in bucket:
+            bucket.append(_sentence(issue.message))
     return out
 
 
@@ -187,8 +182,9 @@ def record_issues(
             bucket.append(message)
 
     values = {k: _plain(v) for k, v in values.items()}
-    for issue in validate_section(section, dict(values)):
-        add(_field_key(str(issue.field), allowed), str(issue.message))
+    for path, messages in _issue_map(validate_section(section, dict(values))).items():
+        for message in messages:
+            add(_field_key(path, allowed), message)
 
     loaded = _load_record(patient)
     patient_before = _values_of(patient, PATIENT_FIELDS)
@@ -268,6 +264,21 @@ def _check_model(obj: Any, exclude: set[str]) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+def _check_mrn(patient: Patient) -> None:
+    # Said on the field rather than as the model constraint's generic message. The message
+    # names no patient: the other record may belong to a team this user cannot see.
+    clash = Patient.objects.filter(institution_id=patient.institution_id, mrn=patient.mrn)
+    if patient.pk:
+        clash = clash.exclude(pk=patient.pk)
+    if clash.exists():
+        raise ValidationError({"mrn": ["This MRN is already registered at this institution."]})
+
+
+def _set_fields(values: Mapping[str, Any]) -> list[str]:
+    """Names of the fields a new record was given a value for."""
+    return sorted(k for k, v in values.items() if v not in (None, "", [], {}))
+
+
 def patient_create(
     *, user: User, care_team: CareTeam, values: Mapping[str, Any], today: dt.date | None = None
 ) -> Patient:
@@ -277,10 +288,16 @@ def patient_create(
         raise PermissionDenied("Patients are created in one of your own care teams.")
     values = {k: v for k, v in values.items() if k in PATIENT_FIELDS}
     errors: dict[str, list[str]] = {}
-    for issue in validate_section("patient", dict(values)):
-        errors.setdefault(_field_key(str(issue.field), set(values)), []).append(str(issue.message))
+    for path, messages in _issue_map(validate_section("patient", dict(values))).items():
+        errors.setdefault(_field_key(path, set(values)), []).extend(messages)
+    # A new patient has no other records, but its own dates may still be in the future.
+    for path, messages in _issue_map(
+        validate_record_dates(dict(values), {}, today or _today())
+    ).items():
+        errors.setdefault(_field_key(path, set(values)), []).extend(messages)
     _raise_if(errors)
     patient = Patient(institution_id=care_team.institution_id, **values)
+    _check_mrn(patient)
     _check_model(patient, exclude={"research_id", "public_id"})
     patient.save()
     patient.care_teams.add(care_team)
@@ -291,7 +308,7 @@ def patient_create(
         object_id=patient.public_id,
         patient_id=patient.pk,
         institution_id=patient.institution_id,
-        detail={"fields": sorted(values)},
+        detail={"fields": _set_fields(values)},
     )
     return patient
 
@@ -310,6 +327,7 @@ def patient_update(
     changed = _changed(patient, values)
     for name, value in values.items():
         setattr(patient, name, value)
+    _check_mrn(patient)
     _check_model(patient, exclude={"research_id", "public_id"})
     patient.save()
     audit_record(
@@ -380,7 +398,7 @@ def record_create(
     obj = model(patient=patient, **values)
     _check_model(obj, exclude={"drugs"})
     _save(obj)
-    _audit_record_write(user, AuditAction.CREATE, obj, patient, sorted(values))
+    _audit_record_write(user, AuditAction.CREATE, obj, patient, _set_fields(values))
     return obj
 
 
