@@ -112,8 +112,9 @@ def disease_course(
     """Draw one patient's course from diagnosis (day 0)."""
     outcome = OUTCOMES[site][stage_bucket(stage_group)]
     hr = ECOG_HAZARD_RATIO[ecog]
-    # Poor performance status lowers the chance of cure as well as speeding progression.
-    cured = rng.random() < outcome.cure / hr
+    # Poor performance status lowers the chance of cure as well as speeding progression: in a
+    # promotion-time cure model a hazard ratio HR turns the cured fraction p into p ** HR.
+    cured = rng.random() < outcome.cure**hr
     other_day = int(_other_cause_years(rng, age) * 365.25) + 1
     if cured:
         return Course(None, other_day, cancer_death=False)

@@ -423,6 +423,22 @@ def test_time_to_progression_has_the_tabulated_median() -> None:
     assert median_months == pytest.approx(OUTCOMES["nsclc"]["IV"].ttp, rel=0.08)
 
 
+def test_the_cured_fraction_is_the_tabulated_one_and_shrinks_with_poor_performance() -> None:
+    rng = np.random.default_rng(4)
+
+    def never_progress(ecog: int) -> float:
+        courses = [
+            disease_course(rng, site="colorectal", stage_group="IIIB", ecog=ecog, age=30)
+            for _ in range(6000)
+        ]
+        return sum(c.progression_day is None for c in courses) / len(courses)
+
+    cure = OUTCOMES["colorectal"]["III"].cure
+    assert never_progress(0) == pytest.approx(cure, abs=0.03)
+    # Promotion-time cure model: cure fraction p becomes p ** HR (HR 2.2 for ECOG 2).
+    assert never_progress(2) == pytest.approx(cure**2.2, abs=0.03)
+
+
 def test_other_cause_mortality_is_about_one_percent_a_year_at_65() -> None:
     rng = np.random.default_rng(2)
     years = np.array([_other_cause_years(rng, 65) for _ in range(40000)])
