@@ -78,8 +78,12 @@ def _list_context(user: User, form: CohortUploadForm) -> dict[str, Any]:
 def import_list(request: HttpRequest) -> HttpResponse:
     """GET: the upload form and recent imports. POST: store the file and show the dry run."""
     user, institution = _importer(request)
-    form = CohortUploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    form = (
+        CohortUploadForm(request.POST, request.FILES)
+        if request.method == "POST"
+        else CohortUploadForm()
+    )
+    if form.is_bound and form.is_valid():
         try:
             upload = imports.cohort_upload_store(file=form.cleaned_data["file"])
             preview = imports.cohort_import_preview(
