@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from oncology.models import Diagnosis, Patient
-from oncology.services.payload import PatientRecordSerializer
+from oncology.services.payload import PatientRecordSerializer, StrictSerializer
 
 
 class PrimaryDiagnosisSerializer(serializers.ModelSerializer):
@@ -83,7 +83,7 @@ class BulkRequestSerializer(serializers.Serializer):
     records = PatientRecordSerializer(many=True)
 
 
-class BulkEnvelopeSerializer(serializers.Serializer):
+class BulkEnvelopeSerializer(StrictSerializer):
     records = serializers.ListField(child=serializers.JSONField(), allow_empty=False)
 
 

@@ -31,18 +31,7 @@ from rest_framework import serializers
 
 from core.audit import audit_record_many
 from core.models import AuditAction, User
-
-try:
-    from oncology.clinical.record import validate_record_dates, validate_section
-except ImportError:  # TEMPORARY until oncology.clinical.record lands
-
-    def validate_section(section, values):  # type: ignore[no-redef]
-        return []
-
-    def validate_record_dates(patient, sections, today):  # type: ignore[no-redef]
-        return []
-
-
+from oncology.clinical.record import validate_record_dates, validate_section
 from oncology.models import (
     RECORD_SECTIONS,
     CareTeam,
@@ -55,7 +44,7 @@ from oncology.services.payload import (
     DIAGNOSIS_LINKED,
     PATIENT_FIELDS,
     PATIENT_REQUIRED_ON_CREATE,
-    PatientRecordSerializer,
+    RecordCleaner,
     item_key,
     payload_error_paths,
     section_fields,
@@ -178,11 +167,11 @@ class _Batch:
     def run(self, records: Sequence[Mapping[str, Any]]) -> list[RecordResult]:
         results: list[RecordResult | None] = [None] * len(records)
         cleaned: dict[int, dict[str, Any]] = {}
-        validator = PatientRecordSerializer()  # one instance: its fields are built once
+        cleaner = RecordCleaner()
         first_by_mrn: dict[str, int] = {}
         for i, raw in enumerate(records):
             try:
-                data = validator.run_validation(raw)
+                data = cleaner.clean(raw)
             except serializers.ValidationError as exc:
                 results[i] = _error(i, payload_error_paths(exc.detail))
                 continue
@@ -303,12 +292,15 @@ class _Batch:
             if section in creates or section in updates:
                 changed.append(section)
 
-        merged_patient = {k: getattr(patient, k) for k in PATIENT_FIELDS} if patient else {}
+        stored_patient = {k: getattr(patient, k) for k in PATIENT_FIELDS} if patient else {}
+        merged_patient = dict(stored_patient)
         merged_patient.update({k: data[k] for k in PATIENT_FIELDS if k in data})
         for issue in validate_section("patient", _without_keys(merged_patient, {"mrn"})):
             errors[str(issue.field)].append(str(issue.message))
         if not errors:
-            self._check_dates(data, merged_patient, stored_sections, diagnosis_ext, errors)
+            self._check_dates(
+                data, stored_patient, merged_patient, stored_sections, diagnosis_ext, errors
+            )
         if errors:
             raise _RecordError(dict(errors))
         return _Plan(
@@ -344,6 +336,7 @@ class _Batch:
     def _check_dates(
         self,
         data: Mapping[str, Any],
+        stored_patient: dict[str, Any],
         merged_patient: dict[str, Any],
         stored_sections: Mapping[str, list[PatientRecordModel]],
         diagnosis_ext: Mapping[int, str | None],
@@ -381,7 +374,7 @@ class _Batch:
                     path = kept_labels[section][position - count] + rest
                     if old is None:
                         old = _labelled_issues(
-                            validate_record_dates(merged_patient, before, self.today),
+                            validate_record_dates(stored_patient, before, self.today),
                             before_labels,
                         )
                     if (path, str(issue.message)) in old:

@@ -279,3 +279,74 @@ def test_a_stored_item_with_its_diagnosis_relinked_is_updated(world):
     surgery = Surgery.objects.get(patient__mrn="SYN-000001")
     assert surgery.diagnosis.external_id == "dx-2"
     assert surgery.performed_on == dt.date(2023, 3, 20)
+
+
+# --- clinical validation (oncology.clinical) on the merged record ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("section", "field", "bad", "path"),
+    [
+        ("diagnoses", "primary_site", "C99.9", "diagnoses[0].primary_site"),
+        ("diagnoses", "clinical_t", "T9", "diagnoses[0].clinical_t"),
+        ("labs", "value", 900.0, "labs[0].value"),  # haemoglobin 900 g/dL is impossible
+        ("labs", "code", "0000-0", "labs[0].code"),
+    ],
+)
+def test_a_clinical_error_in_an_item_names_its_path_and_writes_nothing(
+    world, section, field, bad, path
+):
+    record = lung_record(1)
+    record[section][0][field] = bad
+
+    result = _upsert(world, record)
+
+    assert result.status == "error"
+    assert path in result.errors
+    assert not Patient.objects.filter(mrn="SYN-000001").exists()
+
+
+def test_a_drug_dose_error_is_named_inside_the_regimen(world):
+    record = lung_record(1)
+    record["systemic_therapies"] = [
+        {
+            "external_id": "st-1",
+            "regimen": "osimertinib",
+            "category": "targeted",
+            "drugs": [{"name": "osimertinib", "dose": -80, "unit": "mg"}],
+            "start_date": "2023-04-01",
+        }
+    ]
+    result = _upsert(world, record)
+    assert "systemic_therapies[0].drugs[0].dose" in result.errors
+
+
+def test_a_new_item_is_checked_against_the_stored_record(world):
+    dead = lung_record(
+        1, vital_status="dead", death_date="2024-06-03", last_contact_date="2024-06-03"
+    )
+    assert _upsert(world, dead).status == "created"
+    late_visit = {"external_id": "fu-2", "visit_date": "2024-09-01", "disease_status": "ned"}
+
+    result = _upsert(world, {"mrn": "SYN-000001", "follow_ups": [late_visit]})
+
+    assert result.status == "error"
+    assert "follow_ups[0].visit_date" in result.errors
+
+
+def test_a_patient_change_that_contradicts_a_stored_item_names_the_stored_item(world):
+    _upsert(world, lung_record(1))  # surgery sx-1 on 2023-03-20
+
+    result = _upsert(
+        world,
+        {
+            "mrn": "SYN-000001",
+            "vital_status": "dead",
+            "death_date": "2023-03-01",
+            "last_contact_date": "2023-03-01",
+        },
+    )
+
+    assert result.status == "error"
+    assert "surgeries[external_id=sx-1].performed_on" in result.errors
+    assert Patient.objects.get(mrn="SYN-000001").vital_status == "alive"
