@@ -16,15 +16,12 @@ import numpy as np
 from oncology.clinical.tnm import derive_stage, staging_group
 from oncology.demo import history, labs, markers, toxicities
 from oncology.demo.comorbidities import draw_comorbidities
+from oncology.demo.doses import absolute_dose, body_surface_area, cockcroft_gault
 from oncology.demo.outcomes import disease_course, stage_bucket
-from oncology.demo.regimens import (
-    REGIMENS,
-    RT_SCHEDULES,
-    absolute_dose,
-    body_surface_area,
-    cockcroft_gault,
-)
-from oncology.demo.treatments import Clinical, Plan, plan_treatment
+from oncology.demo.pathways import plan_treatment
+from oncology.demo.radiotherapy import RT_SCHEDULES
+from oncology.demo.regimens import REGIMENS
+from oncology.demo.treatments import Clinical, Plan
 from oncology.demo.tumours import (
     SITES,
     draw_grade,

@@ -1,15 +1,14 @@
-"""The treatments the demo cohort receives: systemic regimens with their standard doses,
-radiotherapy schedules, and the toxicities each commonly causes.
+"""The systemic regimens the demo cohort receives, with their standard doses and the
+toxicities each commonly causes (radiotherapy schedules: radiotherapy.py).
 
 Doses are the labelled / guideline doses of the regimens (NCCN and ESMO guidelines, the SmPCs,
 and the pivotal trials named beside each), written per administration and converted to the
-patient's own dose by body-surface area (Mosteller), weight, or the Calvert formula for
-carboplatin (dose = AUC x (GFR + 25), GFR from Cockcroft-Gault, capped at 125 mL/min).
+patient's own dose by doses.py: body-surface area (Mosteller), weight, or the Calvert formula
+for carboplatin.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -506,109 +505,3 @@ REGIMENS: dict[str, Regimen] = {
         (_PPE, _DIARRHOEA, _FATIGUE, _HYPERTENSION),
     ),
 }
-
-
-@dataclass(frozen=True)
-class RadiotherapySchedule:
-    target: str
-    total_dose_gy: float
-    fractions: int
-    technique: str
-    days: int  # overall treatment time, first to last fraction
-    toxicities: Sequence[Toxicity] = ()
-
-
-_DERMATITIS = Toxicity("radiation_dermatitis", 0.80, 0.05)
-_OESOPHAGITIS = Toxicity("oesophagitis", 0.50, 0.10)
-_RT_PNEUMONITIS = Toxicity("pneumonitis", 0.12, 0.20)
-_PROCTITIS = Toxicity("proctitis", 0.30, 0.05)
-
-# Standard schedules (RCR "Radiotherapy dose fractionation", 3rd edition, 2019).
-RT_SCHEDULES: dict[str, RadiotherapySchedule] = {
-    "lung_radical": RadiotherapySchedule(
-        "Lung primary and involved nodes",
-        60,
-        30,
-        "IMRT",
-        40,
-        (_OESOPHAGITIS, _RT_PNEUMONITIS, _FATIGUE),
-    ),
-    "lung_radical_55": RadiotherapySchedule(
-        "Lung primary and involved nodes",
-        55,
-        20,
-        "IMRT",
-        26,
-        (_OESOPHAGITIS, _RT_PNEUMONITIS, _FATIGUE),
-    ),
-    "lung_sabr_peripheral": RadiotherapySchedule(
-        "Peripheral lung tumour (SABR)", 54, 3, "SBRT", 8, (_RT_PNEUMONITIS, _FATIGUE)
-    ),
-    "lung_sabr_central": RadiotherapySchedule(
-        "Lung tumour near the mediastinum (SABR)", 60, 8, "SBRT", 16, (_RT_PNEUMONITIS, _FATIGUE)
-    ),
-    "sclc_thoracic_bd": RadiotherapySchedule(
-        "Thorax, twice daily", 45, 30, "IMRT", 19, (_OESOPHAGITIS, _RT_PNEUMONITIS, _FATIGUE)
-    ),
-    "pci": RadiotherapySchedule(
-        "Prophylactic cranial irradiation", 25, 10, "3DCRT", 13, (_FATIGUE, _ALOPECIA)
-    ),
-    "thorax_palliative": RadiotherapySchedule(
-        "Thorax (palliative)", 20, 5, "3DCRT", 6, (_OESOPHAGITIS, _FATIGUE)
-    ),
-    "bone_single": RadiotherapySchedule("Painful bone metastasis", 8, 1, "3DCRT", 0, (_FATIGUE,)),
-    "bone_5": RadiotherapySchedule("Painful bone metastasis", 20, 5, "3DCRT", 6, (_FATIGUE,)),
-    "brain_srs": RadiotherapySchedule("Brain metastasis (radiosurgery)", 21, 1, "SRS", 0, ()),
-    "breast_fast_forward": RadiotherapySchedule(
-        "Whole breast", 26, 5, "3DCRT", 4, (_DERMATITIS, _FATIGUE)
-    ),
-    "breast_40_15": RadiotherapySchedule(
-        "Chest wall and regional nodes", 40, 15, "3DCRT", 20, (_DERMATITIS, _FATIGUE)
-    ),
-    "rectum_long": RadiotherapySchedule(
-        "Pelvis (rectum and mesorectum)", 45, 25, "IMRT", 33, (_PROCTITIS, _DIARRHOEA, _FATIGUE)
-    ),
-    "rectum_short": RadiotherapySchedule(
-        "Pelvis (rectum and mesorectum), short course",
-        25,
-        5,
-        "3DCRT",
-        4,
-        (_PROCTITIS, _DIARRHOEA),
-    ),
-    "liver_sbrt": RadiotherapySchedule(
-        "Liver tumour (SABR)", 45, 3, "SBRT", 8, (_FATIGUE, _NAUSEA)
-    ),
-}
-
-
-# ---------------------------------------------------------------------------------------------
-# Dose calculation
-# ---------------------------------------------------------------------------------------------
-
-
-def body_surface_area(weight_kg: float, height_cm: float) -> float:
-    """Mosteller: BSA (m2) = sqrt(height (cm) x weight (kg) / 3600)."""
-    return math.sqrt(height_cm * weight_kg / 3600)
-
-
-def cockcroft_gault(age: float, weight_kg: float, creatinine_umol_l: float, female: bool) -> float:
-    """Creatinine clearance (mL/min) = (140 - age) x weight x k / creatinine (umol/L),
-    k = 1.23 for men, 1.04 for women (SI form of Cockcroft & Gault, 1976)."""
-    return (140 - age) * weight_kg * (1.04 if female else 1.23) / creatinine_umol_l
-
-
-def absolute_dose(drug: Drug, *, bsa: float, weight_kg: float, gfr_ml_min: float) -> float:
-    """The dose given at one administration, in mg, rounded as pharmacies round it."""
-    if drug.basis == "mg/m2":
-        dose = drug.dose * bsa
-    elif drug.basis == "mg/kg":
-        dose = drug.dose * weight_kg
-    elif drug.basis == "AUC":
-        # Calvert formula; the GFR is capped at 125 mL/min (FDA guidance for carboplatin).
-        dose = drug.dose * (min(gfr_ml_min, 125) + 25)
-    else:
-        return drug.dose
-    step = 10 if dose >= 100 else 1 if dose >= 10 else 0.1
-    # Half up, as a pharmacy rounds (Python's round() would send 625 mg down to 620).
-    return round(math.floor(dose / step + 0.5) * step, 1)

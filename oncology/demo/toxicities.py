@@ -13,7 +13,8 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from oncology.clinical.toxicity import CTCAE_TERMS
-from oncology.demo.regimens import REGIMENS, RT_SCHEDULES, Toxicity
+from oncology.demo.radiotherapy import RT_SCHEDULES
+from oncology.demo.regimens import REGIMENS, Toxicity
 
 # Post-operative complications (Clavien-Dindo II-III in ~10-20 % of major resections):
 # pneumonia after lung resection, sepsis from an anastomotic leak after bowel resection,

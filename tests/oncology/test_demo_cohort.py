@@ -27,13 +27,9 @@ from oncology.clinical.toxicity import validate_toxicity
 from oncology.clinical.treatments import validate_cycles, validate_drugs, validate_radiotherapy
 from oncology.demo import DATA_CUTOFF, generate_cohort
 from oncology.demo.cohort import generate_patient
+from oncology.demo.doses import absolute_dose, body_surface_area, cockcroft_gault
 from oncology.demo.outcomes import OUTCOMES, _other_cause_years, disease_course
-from oncology.demo.regimens import (
-    Drug,
-    absolute_dose,
-    body_surface_area,
-    cockcroft_gault,
-)
+from oncology.demo.regimens import Drug
 from oncology.demo.tumours import SITES
 
 SECTIONS = (

@@ -192,3 +192,10 @@ def test_demo_setup_refuses_to_take_over_a_real_account_of_the_same_name() -> No
     )
     with pytest.raises(RuntimeError, match="is not the demo"):
         _run("demo_setup", "--patients", "0")
+
+
+def test_demo_setup_refuses_to_run_in_production(settings: Any) -> None:
+    settings.PRODUCTION = True
+    with pytest.raises(CommandError, match="production"):
+        _run("demo_setup", "--patients", "0")
+    assert not User.objects.filter(username__startswith="demo-").exists()

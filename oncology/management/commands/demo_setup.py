@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from oncology.demo.cohort import DEFAULT_PATIENTS, DEFAULT_SEED
@@ -30,8 +31,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--patients", type=int, default=DEFAULT_PATIENTS)
         parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+        parser.add_argument(
+            "--allow-production",
+            action="store_true",
+            help="Create the demo users even with DJANGO_ENV=production (not recommended).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.PRODUCTION and not options["allow_production"]:
+            # Demo accounts with printed passwords do not belong on a clinical server.
+            raise CommandError(
+                "demo_setup refuses to run with DJANGO_ENV=production (--allow-production "
+                "overrides)."
+            )
         with transaction.atomic():
             institution, teams = demo_institution_ensure()
             credentials = demo_users_ensure(institution=institution, teams=teams)
