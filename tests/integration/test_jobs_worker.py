@@ -1,14 +1,20 @@
-"""Jobs through a real broker and worker process: delivery, duplicates, retries, a dead worker."""
+"""Jobs through a real broker and worker process: delivery, duplicates, retries, a dead
+worker, and the first real job kind (cohort import) end to end."""
 
 from __future__ import annotations
 
 import time
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from core.jobs import job_enqueue, jobs_reconcile
-from core.models import AuditEvent, Job, JobStatus
+from core.models import AuditEvent, Job, JobStatus, Role
 from core.tasks import run_job
+from oncology.models import Patient
+from oncology.services import imports
+from tests.conftest import World
+from tests.factories import UserFactory
 from tests.integration.conftest import WorkerPool, wait_for_job, wait_for_log
 from tests.integration.jobkinds import EFFECT, effects
 
@@ -77,3 +83,34 @@ def test_job_of_a_killed_worker_completes_once_after_the_reconciler_requeues_it(
     assert job.attempts == 2
     assert job.result == {"written_by_attempt": 2}
     assert effects(job) == 1
+
+
+def test_cohort_import_runs_on_the_worker_and_writes_each_patient_once(
+    workers: WorkerPool, world: World, settings, tmp_path
+) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"  # before the worker starts: it inherits the path
+    worker = workers.start()
+    data_manager = UserFactory(
+        username="dm", role=Role.DATA_MANAGER, institution=world.institution, teams=[world.team]
+    )
+    upload = imports.cohort_upload_store(
+        file=SimpleUploadedFile(
+            "cohort.csv",
+            b"mrn,given_name,family_name,sex,birth_date,care_teams\r\n"
+            b"CSV1,Ann,Import,female,1960-01-02,thoracic\r\n"
+            b"CSV2,Bob,Import,male,1955-07-08,thoracic\r\n",
+        )
+    )
+    job, _ = imports.cohort_import_start(
+        actor=data_manager, institution=world.institution, upload=upload
+    )
+
+    job = wait_for_job(job)
+
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.result["counts"] == {"created": 2, "updated": 0, "unchanged": 0, "error": 0}
+    assert Patient.objects.filter(mrn__in=["CSV1", "CSV2"]).count() == 2
+    events = AuditEvent.objects.filter(object_type="patient", channel="job")
+    assert events.count() == 2
+    assert set(events.values_list("request_id", flat=True)) == {job.public_id.hex}
+    assert ": 'succeeded'" in worker.log()
