@@ -110,7 +110,8 @@ def _serializer_field(field: models.Field) -> serializers.Field:
         if field.blank:
             kwargs["allow_blank"] = True
         if field.choices:
-            return serializers.ChoiceField(choices=[c[0] for c in field.choices], **kwargs)
+            # The model's (value, label) pairs, so the API schema names one enum per choice set.
+            return serializers.ChoiceField(choices=list(field.choices), **kwargs)
         return serializers.CharField(max_length=field.max_length, **kwargs)
     if isinstance(field, models.DateField):
         return serializers.DateField(**kwargs)
