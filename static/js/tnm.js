@@ -8,7 +8,7 @@
   var url = form.getAttribute("data-tnm-url");
   var site = form.querySelector("[data-tnm-site]");
   var morphology = form.querySelector("[data-tnm-morphology]");
-  var hint = document.getElementById("tnm-hint");
+  var latest = { clinical: 0, pathological: 0 };
 
   function value(name) {
     var el = form.querySelector("[data-tnm-axis='" + name + "']");
@@ -46,9 +46,12 @@
 
   function suggest(prefix) {
     var stage = form.querySelector("[data-tnm-stage='" + prefix + "']");
+    var hint = document.getElementById("tnm-hint-" + prefix);
     if (!stage) { return; }
+    // Answers can arrive out of order: only the one for the latest edit counts.
+    var ticket = ++latest[prefix];
     query(prefix).then(function (data) {
-      if (!data) { return; }
+      if (!data || ticket !== latest[prefix]) { return; }
       stage.setAttribute("placeholder", data.stage ? "Suggested: " + data.stage : "");
       if (hint) {
         hint.textContent = data.stage
