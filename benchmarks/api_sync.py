@@ -1,6 +1,7 @@
 """Sync API throughput and record-read latency, against the targets.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/oncoboard .venv/bin/python benchmarks/api_sync.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/oncoboard \
+        .venv/bin/python benchmarks/api_sync.py
 
 Creates (drops first) its own database, `oncoboard_bench` by default (BENCH_DATABASE), on the
 server DATABASE_URL names, migrates it, then through the whole HTTP stack (Django's test

@@ -338,7 +338,7 @@ class RecordCleaner:
         fast = _fast_object(self.rules, record)
         if fast is not None:
             return fast
-        return self.serializer.run_validation(record)  # type: ignore[no-any-return]
+        return self.serializer.run_validation(record)
 
 
 _LIST_INDEX = re.compile(r"\.(\d+)(?=\.|$)")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -160,3 +163,17 @@ def test_an_invalid_filter_is_a_400_and_lists_nothing(world, api_integration):
     assert response.status_code == 400
     assert "vital_status" in response.json()["error"]["fields"]
     assert not AuditEvent.objects.exists()
+
+
+def test_the_full_example_in_docs_api_md_is_accepted_and_round_trips(world, api_integration):
+    # The guide's example is what integrators copy: it must stay a valid record.
+    text = (Path(__file__).resolve().parents[3] / "docs" / "api.md").read_text()
+    example = json.loads(re.search(r"```json\n(\{\n  \"mrn\".*?)\n```", text, re.S).group(1))
+
+    created = api_integration.post(LIST, example, format="json")
+    again = api_integration.post(LIST, example, format="json")
+
+    assert created.status_code == 201, created.json()
+    assert again.json()["status"] == "unchanged"
+    record = created.json()["record"]
+    assert all(len(record[section]) == len(example[section]) for section in RECORD_SECTIONS)
