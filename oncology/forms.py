@@ -384,6 +384,10 @@ _DRUG_LINE = re.compile(
 )
 
 
+def _number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, int | float) else str(value or "")
+
+
 class DrugListField(forms.CharField):
     """A regimen's drugs, one a line: "name, dose, unit" (dose per administration)."""
 
@@ -392,7 +396,7 @@ class DrugListField(forms.CharField):
     def prepare_value(self, value: Any) -> Any:
         if isinstance(value, list):
             return "\n".join(
-                f"{d.get('name', '')}, {d.get('dose', '')}, {d.get('unit', '')}" for d in value
+                f"{d.get('name', '')}, {_number(d.get('dose'))}, {d.get('unit', '')}" for d in value
             )
         return value
 

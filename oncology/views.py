@@ -233,6 +233,8 @@ def _section_form_page(
             apply_errors(form, validation_error_dict(exc))
         else:
             messages.success(request, f"{spec.singular.capitalize()} saved.")
+            for warning in records.record_warnings(section=section, values=values):
+                messages.warning(request, f"Please check: {warning}")
             return redirect(_patient_url(patient, section))
     _audit_view(request, patient, _model_name(section), pk or "")
     return render(

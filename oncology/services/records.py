@@ -226,6 +226,16 @@ def record_issues(
     return errors
 
 
+def record_warnings(*, section: str, values: Mapping[str, Any]) -> list[str]:
+    """Unusual but possible values worth a second look (a rare histology for the site).
+
+    They never block a save; the page shows them after it.
+    """
+    plain = {k: _plain(v) for k, v in values.items()}
+    issues = validate_section(section, plain, include_warnings=True)
+    return [_sentence(i.message) for i in issues if i.severity == "warning"]
+
+
 def _raise_if(errors: dict[str, list[str]]) -> None:
     if errors:
         raise ValidationError(errors)

@@ -301,7 +301,7 @@ def test_drug_list_field_reads_one_drug_a_line() -> None:
         {"name": "vinorelbine", "dose": 25.0, "unit": "mg/m2"},
     ]
     assert field.prepare_value([{"name": "cisplatin", "dose": 75.0, "unit": "mg/m2"}]) == (
-        "cisplatin, 75.0, mg/m2"
+        "cisplatin, 75, mg/m2"
     )
 
 
@@ -310,3 +310,22 @@ def test_stored_code_missing_from_the_catalogue_stays_selectable(world: World) -
     diagnosis.primary_site = "C99.9"
     form = DiagnosisForm(patient=world.patient, instance=diagnosis)
     assert ("C99.9", "C99.9 (not in catalogue)") in form.fields["primary_site"].choices
+
+
+def test_an_unusual_histology_for_the_site_saves_with_a_warning(
+    world: World, member_client: Client
+) -> None:
+    # Ductal carcinoma (8500/3) is a breast histology; in the sigmoid colon it is rare enough
+    # that the ICD-O-3 catalogue asks for a second look, but it is not impossible.
+    data = {
+        "primary_site": "C18.7",
+        "morphology": "8500/3",
+        "laterality": "not_applicable",
+        "diagnosis_date": "2022-01-05",
+    }
+    response = _post_section(member_client, world, "diagnoses", data)
+    assert response.status_code == 302
+    page = member_client.get(response["Location"]).content.decode()
+    assert "Please check:" in page
+    assert "unusual for a colorectal primary" in page
+    assert world.patient.diagnoses.filter(primary_site="C18.7").exists()
