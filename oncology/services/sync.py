@@ -54,6 +54,19 @@ Status = Literal["created", "updated", "unchanged", "error"]
 ErrorKind = Literal["", "invalid", "forbidden", "conflict"]
 
 _SECTION_FIELDS = {section: section_fields(section) for section in RECORD_SECTIONS}
+# What is read of a stored sub-record: plain values, not model instances, because a sync
+# mostly finds items unchanged and instances cost more than comparing a few values.
+_STORED_COLUMNS = {
+    section: (
+        "pk",
+        "patient_id",
+        "external_id",
+        *fields,
+        *(("diagnosis_id",) if section in DIAGNOSIS_LINKED else ()),
+    )
+    for section, fields in _SECTION_FIELDS.items()
+}
+StoredItem = dict[str, Any]
 _ISSUE_PATH = re.compile(r"^([a-z_]+)\[(\d+)\](.*)$")
 
 
@@ -119,7 +132,7 @@ class _Plan:
     team_ids: set[int] | None  # the new care-team set, None when unchanged
     # section -> (values incl. external_id, external id of the diagnosis it belongs to)
     creates: dict[str, list[tuple[dict[str, Any], str | None]]]
-    updates: dict[str, list[tuple[PatientRecordModel, dict[str, Any], str | None]]]
+    updates: dict[str, list[tuple[StoredItem, dict[str, Any], str | None]]]
     changed: list[str]  # names of the patient fields and sections that change
     stored_diagnoses: dict[str, int]  # external id -> pk of the stored diagnoses
 
@@ -143,7 +156,7 @@ class _Stored:
 
     patients: dict[str, Patient] = field(default_factory=dict)  # by MRN
     team_ids: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
-    sections: dict[int, dict[str, list[PatientRecordModel]]] = field(
+    sections: dict[int, dict[str, list[StoredItem]]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(list))
     )
     visible: set[int] = field(default_factory=set)
@@ -211,8 +224,11 @@ class _Batch:
         for patient_id, team_id in links.values_list("patient_id", "careteam_id"):
             stored.team_ids[patient_id].add(team_id)
         for section, model in RECORD_SECTIONS.items():
-            for obj in model.objects.filter(patient_id__in=ids).order_by("pk"):  # type: ignore[attr-defined]
-                stored.sections[obj.patient_id][section].append(obj)
+            columns = _STORED_COLUMNS[section]
+            rows = model.objects.filter(patient_id__in=ids).order_by("pk")  # type: ignore[attr-defined]
+            for row in rows.values_list(*columns):
+                item = dict(zip(columns, row, strict=True))
+                stored.sections[item["patient_id"]][section].append(item)
         if self.integration:
             stored.visible = set(ids)
         else:
@@ -239,7 +255,7 @@ class _Batch:
 
         stored_sections = stored.sections.get(patient.pk, {}) if patient else {}
         creates: dict[str, list[tuple[dict[str, Any], str | None]]] = {}
-        updates: dict[str, list[tuple[PatientRecordModel, dict[str, Any], str | None]]] = {}
+        updates: dict[str, list[tuple[StoredItem, dict[str, Any], str | None]]] = {}
         changed: list[str] = []
 
         patient_values = {k: data[k] for k in PATIENT_FIELDS if k in data}
@@ -251,7 +267,7 @@ class _Batch:
         else:
             team_ids = None
 
-        diagnosis_ext = {obj.pk: obj.external_id for obj in stored_sections.get("diagnoses", [])}
+        diagnosis_ext = {d["pk"]: d["external_id"] for d in stored_sections.get("diagnoses", [])}
         known_diagnoses = {e for e in diagnosis_ext.values() if e is not None}
         known_diagnoses.update(d["external_id"] for d in data.get("diagnoses", []))
 
@@ -259,7 +275,7 @@ class _Batch:
             items = data.get(section)
             if items is None:
                 continue
-            by_key = {item_key(section, _values(o)): o for o in stored_sections.get(section, [])}
+            by_key = {item_key(section, o): o for o in stored_sections.get(section, [])}
             seen: set[Any] = set()
             for i, item in enumerate(items):
                 path = f"{section}[{i}]"
@@ -278,17 +294,13 @@ class _Batch:
                     )
                 for issue in validate_section(section, _clinical_values(section, values, ref)):
                     errors[f"{path}.{issue.field}"].append(str(issue.message))
-                obj = by_key.get(key)
-                if obj is None:
+                old = by_key.get(key)
+                if old is None:
                     creates.setdefault(section, []).append((values, ref))
                     continue
-                stored_ref = (
-                    diagnosis_ext.get(obj.diagnosis_id)  # type: ignore[attr-defined]
-                    if section in DIAGNOSIS_LINKED and obj.diagnosis_id is not None  # type: ignore[attr-defined]
-                    else None
-                )
-                if any(getattr(obj, k) != v for k, v in values.items()) or stored_ref != ref:
-                    updates.setdefault(section, []).append((obj, values, ref))
+                stored_ref = diagnosis_ext.get(old.get("diagnosis_id"))
+                if any(old[k] != v for k, v in values.items()) or stored_ref != ref:
+                    updates.setdefault(section, []).append((old, values, ref))
             if section in creates or section in updates:
                 changed.append(section)
 
@@ -338,7 +350,7 @@ class _Batch:
         data: Mapping[str, Any],
         stored_patient: dict[str, Any],
         merged_patient: dict[str, Any],
-        stored_sections: Mapping[str, list[PatientRecordModel]],
+        stored_sections: Mapping[str, list[StoredItem]],
         diagnosis_ext: Mapping[int, str | None],
         errors: dict[str, list[str]],
     ) -> None:
@@ -354,12 +366,12 @@ class _Batch:
             keys = {item_key(section, it) for it in items}
             rows = [_clinical_values(section, it, it.get("diagnosis_external_id")) for it in items]
             before[section], before_labels[section], kept_labels[section] = [], [], []
-            for obj in stored_sections.get(section, []):
-                values = _stored_clinical_values(section, obj, diagnosis_ext)
-                label = f"{section}[external_id={obj.external_id or obj.pk}]"
+            for kept in stored_sections.get(section, []):
+                values = _stored_clinical_values(section, kept, diagnosis_ext)
+                label = f"{section}[external_id={kept['external_id'] or kept['pk']}]"
                 before[section].append(values)
                 before_labels[section].append(label)
-                if item_key(section, _values(obj)) not in keys:
+                if item_key(section, kept) not in keys:
                     rows.append(values)
                     kept_labels[section].append(label)
             merged[section] = rows
@@ -405,7 +417,7 @@ class _Batch:
     def _write(self, plans: list[_Plan]) -> list[tuple[_Plan, RecordResult]]:
         now = timezone.now()
         new_patients = {
-            id(plan): Patient(institution=self.institution, **plan.patient_values)
+            id(plan): Patient(institution_id=self.institution.pk, **plan.patient_values)
             for plan in plans
             if plan.patient is None
         }
@@ -455,9 +467,8 @@ class _Batch:
                     if linked:
                         obj.diagnosis_id = pks.get(ref) if ref else None  # type: ignore[attr-defined]
                     new_rows.append(obj)
-                for obj, values, ref in plan.updates.get(section, ()):
-                    for name, value in values.items():
-                        setattr(obj, name, value)
+                for old, values, ref in plan.updates.get(section, ()):
+                    obj = model(pk=old["pk"], patient_id=old["patient_id"], **values)  # type: ignore[misc]
                     if linked:
                         obj.diagnosis_id = pks.get(ref) if ref else None  # type: ignore[attr-defined]
                     obj.updated_at = now
@@ -515,10 +526,6 @@ def _error(index: int, errors: dict[str, list[str]], kind: ErrorKind = "invalid"
     )
 
 
-def _values(obj: PatientRecordModel) -> dict[str, Any]:
-    return {"external_id": obj.external_id, "condition": getattr(obj, "condition", None)}
-
-
 def _without_keys(values: Mapping[str, Any], keys: set[str]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k not in keys}
 
@@ -533,12 +540,11 @@ def _clinical_values(section: str, values: Mapping[str, Any], ref: str | None) -
 
 
 def _stored_clinical_values(
-    section: str, obj: PatientRecordModel, diagnosis_ext: Mapping[int, str | None]
+    section: str, old: StoredItem, diagnosis_ext: Mapping[int, str | None]
 ) -> dict[str, Any]:
-    out = {name: getattr(obj, name) for name in _SECTION_FIELDS[section]}
+    out = {name: old[name] for name in _SECTION_FIELDS[section]}
     if section in DIAGNOSIS_LINKED:
-        diagnosis_id = obj.diagnosis_id  # type: ignore[attr-defined]
-        out["diagnosis"] = diagnosis_ext.get(diagnosis_id) if diagnosis_id is not None else None
+        out["diagnosis"] = diagnosis_ext.get(old["diagnosis_id"])
     return out
 
 
