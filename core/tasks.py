@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from core.jobs import job_execute, job_send, jobs_reconcile
 
+# An attempt must end before its lease does, or the reconciler would hand the job to a second
+# worker while the first still computes (its commit would then be refused, but the work is
+# wasted). The soft limit raises inside the handler: a failed attempt, retried. The hard limit
+# kills a handler stuck outside Python; the message then returns to the queue, finds the job
+# still running, and the reconciler takes it back once the lease has expired.
+_HARD_LIMIT = settings.JOB_LEASE_SECONDS
+_SOFT_LIMIT = max(_HARD_LIMIT - 30, _HARD_LIMIT * 0.9)
 
-@shared_task(name="core.tasks.run_job", acks_late=True, ignore_result=True)
+
+@shared_task(
+    name="core.tasks.run_job",
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=_SOFT_LIMIT,
+    time_limit=_HARD_LIMIT,
+)
 def run_job(job_id: int) -> str:
     outcome, countdown = job_execute(job_id)
     if outcome == "retry":

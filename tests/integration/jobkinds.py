@@ -22,6 +22,7 @@ def effects(job: Job) -> int:
 
 
 @register_job_kind("it_effect")
+@register_job_kind("it_effect_quick_retry", backoff_base_seconds=0.5)
 def write_effect(job: Job) -> dict[str, Any]:
     """Sleeps payload["sleep"] seconds on the attempts listed in payload["sleep_on"], then
     writes the effect; the result names the attempt that did it."""

@@ -85,6 +85,28 @@ def test_job_of_a_killed_worker_completes_once_after_the_reconciler_requeues_it(
     assert effects(job) == 1
 
 
+def test_attempt_outliving_its_lease_is_stopped_by_the_time_limit_and_retried(
+    workers: WorkerPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker = workers.start(lease_seconds=3)
+    # The sender writes the task's time limits into the message, so this process must agree
+    # with the worker's 3 s lease (web and workers share settings in a deployment).
+    monkeypatch.setattr(run_job, "soft_time_limit", 2.7)
+    monkeypatch.setattr(run_job, "time_limit", 3)
+    monkeypatch.setattr(run_job, "_exec_options", None)  # Celery caches them at the first send
+    job = job_enqueue(
+        kind="it_effect_quick_retry", payload={"sleep_on": [1], "sleep": 30}, max_attempts=2
+    )
+
+    job = wait_for_job(job, timeout=20)
+
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.attempts == 2
+    assert job.result == {"written_by_attempt": 2}
+    assert effects(job) == 1
+    assert "SoftTimeLimitExceeded" in worker.log()
+
+
 def test_cohort_import_runs_on_the_worker_and_writes_each_patient_once(
     workers: WorkerPool, world: World, settings, tmp_path
 ) -> None:
