@@ -124,8 +124,13 @@ class PatientForm(GroupedForm, forms.ModelForm):
         pass
 
 
+class CareTeamChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.name)
+
+
 class PatientCreateForm(PatientForm):
-    care_team = forms.ModelChoiceField(
+    care_team = CareTeamChoiceField(
         queryset=CareTeam.objects.none(),
         help_text="The patient is visible to the members of this team.",
         empty_label="Choose…",
@@ -161,7 +166,7 @@ def _name_blank_choices(form: forms.BaseForm) -> None:
         if isinstance(f, forms.TypedChoiceField | forms.ChoiceField) and choices:
             choices = list(choices)
             if choices and choices[0] == ("", "---------"):
-                f.choices = [("", "Not recorded"), *choices[1:]]
+                f.choices = [("", "Choose…" if f.required else "Not recorded"), *choices[1:]]
 
 
 class RecordForm(GroupedForm, forms.ModelForm):
