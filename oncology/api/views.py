@@ -16,6 +16,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -64,9 +65,22 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class RecordJSONParser(JSONParser):
+    """JSON, with pathologically nested input ("[[[[..." ten thousand deep) refused as
+    malformed instead of escaping as a RecursionError (a 500)."""
+
+    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise exceptions.ParseError("JSON parse error - nested too deeply.") from exc
+
+
 class RecordWriteView(APIView):
     """Refuses an oversized body before it is read: DRF streams the body to its parser without
     Django's DATA_UPLOAD_MAX_MEMORY_SIZE check, which only guards request.body."""
+
+    parser_classes = [RecordJSONParser]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)

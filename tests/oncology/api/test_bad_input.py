@@ -129,3 +129,19 @@ def test_throttling_answers_429_in_the_error_format(world, api_integration, monk
     assert codes == [200, 200, 429]
     assert _error(response, 429)["code"] == "throttled"
     assert "Retry-After" in response
+
+
+@pytest.mark.parametrize("path", [LIST, BULK])
+def test_absurdly_nested_json_is_a_400_not_a_500(api_integration, nothing_written, path):
+    body = "[" * 100_000 + "]" * 100_000
+    response = api_integration.post(path, body, content_type="application/json")
+    assert _error(response, 400)["code"] == "malformed_request"
+
+
+def test_deeply_nested_but_parseable_values_are_a_400_naming_the_field(
+    api_integration, nothing_written
+):
+    record = lung_record(1)
+    record["labs"][0]["value"] = [[[[1]]]]
+    response = api_integration.post(LIST, record, format="json")
+    assert "labs[0].value" in _error(response, 400)["fields"]
