@@ -350,3 +350,28 @@ def test_a_patient_change_that_contradicts_a_stored_item_names_the_stored_item(w
     assert result.status == "error"
     assert "surgeries[external_id=sx-1].performed_on" in result.errors
     assert Patient.objects.get(mrn="SYN-000001").vital_status == "alive"
+
+
+def test_a_real_unique_violation_costs_only_its_own_record(world, monkeypatch):
+    # A concurrent call creates SYN-000002 between our read and our write: simulated by
+    # hiding the stored patient from the batch's read, so the INSERT hits the unique constraint.
+    _upsert(world, lung_record(2))
+    real_load = sync._Batch._load
+
+    def load_missing_the_concurrent_patient(self, records):
+        stored = real_load(self, records)
+        stored.patients.pop("SYN-000002", None)
+        return stored
+
+    monkeypatch.setattr(sync._Batch, "_load", load_missing_the_concurrent_patient)
+    results = patient_records_bulk_upsert(
+        actor=world.integration,
+        institution=world.institution,
+        records=[lung_record(1), lung_record(2, given_name="Race"), lung_record(3)],
+    )
+
+    assert [r.status for r in results] == ["created", "error", "created"]
+    assert results[1].error_kind == "conflict"
+    assert Patient.objects.get(mrn="SYN-000002").given_name == "Ada"
+    assert Patient.objects.filter(mrn__in=["SYN-000001", "SYN-000003"]).count() == 2
+    assert LabResult.objects.filter(patient__mrn="SYN-000001").count() == 3
