@@ -188,3 +188,21 @@ def test_me_tells_an_integrator_who_and_where_they_are_without_audit(world, api_
 
 def test_me_lists_a_clinicians_care_teams(world, api_member):
     assert api_member.get(ME).json()["care_teams"] == ["thoracic"]
+
+
+def test_another_institutions_bulk_call_cannot_reach_our_patient(world, api_foreign_integration):
+    records = [{"mrn": world.patient.mrn, "given_name": "Changed"}]
+    response = api_foreign_integration.post(BULK, {"records": records}, format="json")
+    result = response.json()["results"][0]
+    # For South the MRN is new, and a creation needs the demographics: nothing is written.
+    assert result["status"] == "error"
+    assert set(result["errors"]) == {"family_name", "sex", "birth_date"}
+    world.patient.refresh_from_db()
+    assert world.patient.given_name != "Changed"
+
+
+@pytest.mark.parametrize("persona", ["api_outsider", "api_foreign_integration"])
+def test_me_answers_every_authenticated_client_about_itself_only(world, persona, request):
+    body = request.getfixturevalue(persona).get(ME).json()
+    assert body["username"] != world.member.username
+    assert "patients" not in body
