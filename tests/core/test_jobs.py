@@ -257,3 +257,21 @@ def test_reconciler_does_not_resend_a_job_waiting_out_its_backoff() -> None:
         enqueued_at=timezone.now() + timedelta(minutes=5),  # a retry message due later
     )
     assert jobs_reconcile()["resent"] == 0
+
+
+@pytest.mark.django_db
+def test_jobs_status_command_counts_jobs_by_kind_and_status_and_flags_stuck_ones() -> None:
+    _queued_job("test_effect")
+    _queued_job("test_effect", status=JobStatus.SUCCEEDED)
+    stuck = _queued_job("test_flaky", payload={"failures": 0})
+    job_claim(stuck.pk)
+    Job.objects.filter(pk=stuck.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=5))
+
+    out = StringIO()
+    call_command("jobs_status", stdout=out)
+
+    lines = out.getvalue().splitlines()
+    assert lines[0].split() == ["kind", "queued", "running", "succeeded", "failed"]
+    assert lines[1].split() == ["test_effect", "1", "0", "1", "0"]
+    assert lines[2].split() == ["test_flaky", "0", "1", "0", "0"]
+    assert "running past their lease: 1" in lines[3]
