@@ -92,11 +92,16 @@ def import_list(request: HttpRequest) -> HttpResponse:
         except imports.ImportRefused as exc:
             form.add_error("file", str(exc))
         else:
-            token = signing.dumps(
-                {**upload.as_dict(), "user": user.pk, "institution": institution.pk},
-                salt=_PREVIEW_SIGNING_SALT,
-            )
+            # Only a clean dry run gets a token: without one, nothing can be confirmed.
             can_confirm = not preview["file_errors"] and preview["counts"]["error"] == 0
+            token = (
+                signing.dumps(
+                    {**upload.as_dict(), "user": user.pk, "institution": institution.pk},
+                    salt=_PREVIEW_SIGNING_SALT,
+                )
+                if can_confirm
+                else None
+            )
             return render(
                 request,
                 "oncology/import_preview.html",

@@ -164,6 +164,7 @@ def test_dry_run_with_errors_lists_them_by_row_and_column_and_offers_no_import(
     content = response.content.decode()
     assert response.status_code == 200
     assert response.context["can_confirm"] is False
+    assert response.context["token"] is None  # nothing to confirm with
     assert 'name="token"' not in content
     assert "birth_date" in content
     assert "Not a date in the form YYYY-MM-DD." in content
