@@ -144,6 +144,8 @@ def test_the_list_summarises_the_earliest_diagnosis(world, api_integration):
         ("primary_site=C50.4", {"B"}),
         ("search=Zed", {"B"}),
         ("updated_since=2100-01-01T00:00:00Z", set()),
+        ("updated_since=2000-01-01T00:00:00", {"A", "B"}),  # naive: the server's time zone
+        ("updated_since=2000-01-01", {"A", "B"}),
     ],
 )
 def test_the_list_filters(world, api_integration, query, expected):
