@@ -277,6 +277,7 @@ class _Batch:
                 continue
             by_key = {item_key(section, o): o for o in stored_sections.get(section, [])}
             seen: set[Any] = set()
+            seen_external: set[str] = set()
             for i, item in enumerate(items):
                 path = f"{section}[{i}]"
                 key = item_key(section, item)
@@ -285,8 +286,17 @@ class _Batch:
                     errors[f"{path}.{key_name}"].append(f"Duplicate {key_name} in this section.")
                     continue
                 seen.add(key)
+                # Comorbidities are keyed by condition, yet their optional external ids are
+                # unique per patient too.
+                external_id = item["external_id"]
+                if key_name == "condition" and external_id is not None:
+                    if external_id in seen_external:
+                        errors[f"{path}.external_id"].append(
+                            "Duplicate external_id in this section."
+                        )
+                    seen_external.add(external_id)
                 values = {name: item[name] for name in _SECTION_FIELDS[section]}
-                values["external_id"] = item["external_id"]
+                values["external_id"] = external_id
                 ref = item.get("diagnosis_external_id")
                 if section in DIAGNOSIS_LINKED and ref is not None and ref not in known_diagnoses:
                     errors[f"{path}.diagnosis_external_id"].append(

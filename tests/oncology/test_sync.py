@@ -375,3 +375,25 @@ def test_a_real_unique_violation_costs_only_its_own_record(world, monkeypatch):
     assert Patient.objects.get(mrn="SYN-000002").given_name == "Ada"
     assert Patient.objects.filter(mrn__in=["SYN-000001", "SYN-000003"]).count() == 2
     assert LabResult.objects.filter(patient__mrn="SYN-000001").count() == 3
+
+
+def test_comorbidities_are_matched_by_condition_and_their_external_ids_stay_unique(world):
+    record = lung_record(1, comorbidities=[{"condition": "chronic_pulmonary_disease"}])
+    _upsert(world, record)
+    record["comorbidities"] = [
+        {"condition": "chronic_pulmonary_disease", "external_id": "c-1"},
+        {"condition": "myocardial_infarction", "external_id": "c-1"},
+    ]
+
+    duplicate = _upsert(world, record)
+    record["comorbidities"][1]["external_id"] = "c-2"
+    fixed = _upsert(world, record)
+
+    assert duplicate.status == "error"
+    assert "comorbidities[1].external_id" in duplicate.errors
+    assert fixed.status == "updated"
+    patient = Patient.objects.get(mrn="SYN-000001")
+    assert sorted(patient.comorbidities.values_list("condition", "external_id")) == [
+        ("chronic_pulmonary_disease", "c-1"),
+        ("myocardial_infarction", "c-2"),
+    ]
