@@ -102,6 +102,8 @@ def import_list(request: HttpRequest) -> HttpResponse:
                 if can_confirm
                 else None
             )
+            if not can_confirm:
+                imports.cohort_upload_discard(upload=upload)  # it can never be confirmed
             return render(
                 request,
                 "oncology/import_preview.html",

@@ -16,9 +16,11 @@ Results hold row numbers, statuses, patient public ids and messages by column, n
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -27,9 +29,10 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils import timezone
 
 from core.jobs import job_enqueue
-from core.models import Job, User
+from core.models import Job, JobStatus, User
 from oncology.imports.cohort_csv import (
     MAX_BYTES,
     MAX_ROWS,
@@ -40,7 +43,12 @@ from oncology.imports.cohort_csv import (
 from oncology.models import Institution
 from oncology.services.sync import patient_records_bulk_upsert
 
+logger = logging.getLogger(__name__)
+
 JOB_KIND = "cohort_import"
+# An upload holds patient data: it is kept only as long as it may still be imported (the
+# confirm token lives a day), and deleted once its import has committed.
+UPLOAD_RETENTION = timedelta(days=1)
 UPLOAD_DIR = "imports"
 _UPLOAD_NAME = re.compile(rf"^{UPLOAD_DIR}/[0-9a-f]{{32}}\.csv$")
 STATUSES = ("created", "updated", "unchanged", "error")
@@ -92,8 +100,41 @@ def cohort_upload_store(*, file: UploadedFile) -> StoredUpload:
     data = file.read(max_bytes() + 1)
     if len(data) > max_bytes():
         raise ImportRefused(f"The file is larger than {max_bytes() // (1024 * 1024)} MB.")
+    cohort_uploads_purge()
     name = default_storage.save(f"{UPLOAD_DIR}/{uuid.uuid4().hex}.csv", ContentFile(data))
     return StoredUpload(name=name, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+
+
+def cohort_upload_discard(*, upload: StoredUpload) -> None:
+    default_storage.delete(upload.name)
+
+
+def cohort_uploads_purge(*, older_than: timedelta = UPLOAD_RETENTION) -> int:
+    """Delete uploads older than `older_than` that no queued or running import still needs.
+    Runs on every upload, so no scheduler is needed; returns how many files went."""
+    try:
+        _, files = default_storage.listdir(UPLOAD_DIR)
+    except FileNotFoundError:
+        return 0
+    pending = {
+        payload.get("upload", {}).get("name")
+        for payload in Job.objects.filter(
+            kind=JOB_KIND, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+        ).values_list("payload", flat=True)
+    }
+    cutoff = timezone.now() - older_than
+    purged = 0
+    for filename in files:
+        name = f"{UPLOAD_DIR}/{filename}"
+        if not _UPLOAD_NAME.match(name) or name in pending:
+            continue
+        try:
+            if default_storage.get_modified_time(name) < cutoff:
+                default_storage.delete(name)
+                purged += 1
+        except OSError:  # deleted meanwhile by a concurrent purge
+            logger.info("import upload vanished during purge")
+    return purged
 
 
 def _read(upload: StoredUpload) -> bytes:
@@ -188,8 +229,12 @@ def cohort_import_start(
 
 
 def cohort_import_apply(*, actor: User, institution: Institution, upload: StoredUpload) -> dict:
-    """Write every valid row (the job's handler calls this inside the job's transaction)."""
-    return _run(actor=actor, institution=institution, upload=upload)
+    """Write every valid row (the job's handler calls this inside the job's transaction).
+    The file is deleted once that transaction commits; a failed attempt keeps it for the retry.
+    """
+    summary = _run(actor=actor, institution=institution, upload=upload)
+    transaction.on_commit(lambda: cohort_upload_discard(upload=upload))
+    return summary
 
 
 def cohort_import_jobs(*, actor: User, limit: int = 20) -> list[Job]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -301,3 +303,37 @@ def test_an_administrator_is_refused_by_the_sync_service_and_nothing_is_written(
     with pytest.raises(imports.ImportRefused, match="cannot change the clinical record"):
         imports.cohort_import_preview(actor=admin, institution=world.institution, upload=_upload())
     assert not Patient.objects.filter(mrn__startswith="CSV").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_uploaded_file_is_deleted_once_its_import_has_committed(
+    world: World, data_manager: User
+) -> None:
+    upload = _upload()
+    job, _ = imports.cohort_import_start(
+        actor=data_manager, institution=world.institution, upload=upload
+    )
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED
+    assert not default_storage.exists(upload.name)
+
+
+@pytest.mark.django_db
+def test_stale_uploads_are_purged_unless_an_import_still_needs_them(
+    world: World, data_manager: User, settings
+) -> None:
+    stale, fresh, pending = _upload(), _upload(), _upload()
+    day_ago = time.time() - 25 * 3600
+    for upload in (stale, pending):
+        os.utime(Path(settings.MEDIA_ROOT) / upload.name, (day_ago, day_ago))
+    Job.objects.create(
+        kind="cohort_import",
+        idempotency_key="pending-import",
+        payload={"upload": pending.as_dict()},
+    )
+
+    assert imports.cohort_uploads_purge() == 1
+
+    assert not default_storage.exists(stale.name)
+    assert default_storage.exists(fresh.name)
+    assert default_storage.exists(pending.name)

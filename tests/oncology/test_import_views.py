@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.core import signing
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -169,6 +170,8 @@ def test_dry_run_with_errors_lists_them_by_row_and_column_and_offers_no_import(
     assert "birth_date" in content
     assert "Not a date in the form YYYY-MM-DD." in content
     assert "8 July 1955" not in content
+    # The file can never be confirmed: it is not kept.
+    assert default_storage.listdir("imports")[1] == []
 
 
 @pytest.mark.django_db
