@@ -278,6 +278,9 @@ class _Batch:
             by_key = {item_key(section, o): o for o in stored_sections.get(section, [])}
             seen: set[Any] = set()
             seen_external: set[str] = set()
+            stored_conditions = {
+                o["external_id"]: o.get("condition") for o in stored_sections.get(section, [])
+            }
             for i, item in enumerate(items):
                 path = f"{section}[{i}]"
                 key = item_key(section, item)
@@ -293,6 +296,10 @@ class _Batch:
                     if external_id in seen_external:
                         errors[f"{path}.external_id"].append(
                             "Duplicate external_id in this section."
+                        )
+                    elif stored_conditions.get(external_id, key) != key:
+                        errors[f"{path}.external_id"].append(
+                            "This external_id belongs to another stored comorbidity."
                         )
                     seen_external.add(external_id)
                 values = {name: item[name] for name in _SECTION_FIELDS[section]}

@@ -397,3 +397,8 @@ def test_comorbidities_are_matched_by_condition_and_their_external_ids_stay_uniq
         ("chronic_pulmonary_disease", "c-1"),
         ("myocardial_infarction", "c-2"),
     ]
+    taken = _upsert(
+        world,
+        {"mrn": "SYN-000001", "comorbidities": [{"condition": "dementia", "external_id": "c-1"}]},
+    )
+    assert "comorbidities[0].external_id" in taken.errors
