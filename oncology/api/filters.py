@@ -3,10 +3,18 @@ the page and the API search alike; it is declared here only to validate and docu
 
 from __future__ import annotations
 
+from typing import get_args
+
 import django_filters
 from django.db.models import Exists, OuterRef, QuerySet
 
+from oncology.clinical.icdo3 import TOPOGRAPHY, SiteGroup, site_group
 from oncology.models import Diagnosis, Patient, VitalStatus
+
+SITE_GROUP_CODES: dict[str, list[str]] = {
+    group: sorted(code for code in TOPOGRAPHY if site_group(code) == group)
+    for group in get_args(SiteGroup)
+}
 
 
 class PatientFilter(django_filters.FilterSet):
@@ -23,6 +31,11 @@ class PatientFilter(django_filters.FilterSet):
             "ICD-O-3 topography of any diagnosis, or its site group as a prefix: "
             "C34 (lung) matches C34.0 to C34.9."
         ),
+    )
+    site_group = django_filters.ChoiceFilter(
+        choices=[(group, group) for group in SITE_GROUP_CODES],
+        method="_in_site_group",
+        help_text="Tumour site group of any diagnosis, as oncology.clinical.icdo3 defines it.",
     )
     updated_since = django_filters.IsoDateTimeFilter(
         field_name="updated_at",
@@ -47,3 +60,11 @@ class PatientFilter(django_filters.FilterSet):
             patient_id=OuterRef("pk"), primary_site__istartswith=value.strip()
         )
         return queryset.filter(Exists(site))
+
+    def _in_site_group(
+        self, queryset: QuerySet[Patient], name: str, value: str
+    ) -> QuerySet[Patient]:
+        codes = SITE_GROUP_CODES[value]
+        return queryset.filter(
+            Exists(Diagnosis.objects.filter(patient_id=OuterRef("pk"), primary_site__in=codes))
+        )
