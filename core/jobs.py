@@ -1,6 +1,6 @@
 """Background jobs: the database row is the truth, Celery only delivers.
 
-Pattern (docs/architecture.md): a service creates the Job row and asks for delivery on commit;
+Pattern (docs/jobs.md): a service creates the Job row and asks for delivery on commit;
 the task claims the row with a conditional UPDATE (queued -> running), so a duplicate or
 redelivered message finds nothing to claim; the handler's writes and the transition to
 succeeded commit together, so an effect happens exactly once; failures are retried with
