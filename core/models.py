@@ -39,7 +39,8 @@ class User(AbstractUser):
 
     @property
     def can_import_cohorts(self) -> bool:
-        return self.role in {Role.DATA_MANAGER, Role.ADMINISTRATOR}
+        # Administrators manage people and teams, not clinical data (least privilege).
+        return self.role == Role.DATA_MANAGER
 
     @property
     def can_browse_audit(self) -> bool:

@@ -118,11 +118,11 @@ def test_data_manager_sees_the_upload_form_and_recent_imports_of_the_institution
 
 
 @pytest.mark.django_db
-def test_administrator_may_open_the_import_page(world: World) -> None:
+def test_administrator_may_not_open_the_import_page(world: World) -> None:
     admin = UserFactory(username="admin1", role=Role.ADMINISTRATOR, institution=world.institution)
     client = Client()
     client.force_login(admin)
-    assert client.get(LIST).status_code == 200
+    assert client.get(LIST).status_code == 403
 
 
 @pytest.mark.django_db
