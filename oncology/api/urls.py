@@ -1,5 +1,4 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from oncology.api import views
 
@@ -9,14 +8,5 @@ urlpatterns = [
     path("patients/bulk/", views.PatientBulkUpsertView.as_view(), name="api-patient-bulk"),
     path(
         "patients/<uuid:public_id>/", views.PatientDetailView.as_view(), name="api-patient-detail"
-    ),
-    # Swagger UI with its start-up script served as a file rather than inline, which the
-    # site's Content-Security-Policy (script-src 'self') would block. This route is matched
-    # before config/urls.py's "api/v1/docs/" (SpectacularSwaggerView, inline script), which it
-    # replaces; moving it there is the cleaner home.
-    path(
-        "docs/",
-        SpectacularSwaggerSplitView.as_view(url_name="api-schema"),
-        name="api-docs-ui",
     ),
 ]

@@ -29,7 +29,6 @@ from typing import Any
 from django.db import models
 from rest_framework import serializers
 
-from core.api.errors import flatten_errors
 from oncology.models import RECORD_SECTIONS, Diagnosis, Patient, PatientRecordModel
 
 # Patient fields a payload may set, besides "care_teams" and the sections.
@@ -339,18 +338,6 @@ class RecordCleaner:
         if fast is not None:
             return fast
         return self.serializer.run_validation(record)
-
-
-_LIST_INDEX = re.compile(r"\.(\d+)(?=\.|$)")
-
-
-def payload_error_paths(detail: Any) -> dict[str, list[str]]:
-    """Serializer errors as {"labs[1].external_id": [...]}: DRF keys list items by their index
-    in a dict, which core.api.errors.flatten_errors would write as "labs.1.external_id"."""
-    return {
-        _LIST_INDEX.sub(r"[\1]", path): messages
-        for path, messages in flatten_errors(detail).items()
-    }
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from rest_framework import serializers
 
+from core.api.errors import flatten_errors
 from core.audit import audit_record_many
 from core.models import AuditAction, User
 from oncology.clinical.record import validate_record_dates, validate_section
@@ -46,7 +47,6 @@ from oncology.services.payload import (
     PATIENT_REQUIRED_ON_CREATE,
     RecordCleaner,
     item_key,
-    payload_error_paths,
     section_fields,
 )
 
@@ -186,7 +186,7 @@ class _Batch:
             try:
                 data = cleaner.clean(raw)
             except serializers.ValidationError as exc:
-                results[i] = _error(i, payload_error_paths(exc.detail))
+                results[i] = _error(i, flatten_errors(exc.detail))
                 continue
             if data["mrn"] in first_by_mrn:
                 message = f"The same MRN is already in record {first_by_mrn[data['mrn']]}."
