@@ -1,0 +1,168 @@
+"""The endpoint x persona access matrix: every route, four personas (and a second
+institution's hospital system for the API).
+
+A route added without a row here fails `test_every_route_is_in_the_matrix`, so no page or
+endpoint can ship without its access being decided and tested. Write access is tested in depth
+beside each feature (tests/oncology/...); this matrix pins who can reach what.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from rest_framework.test import APIClient
+
+from core.models import Job, Role
+from tests.conftest import World
+from tests.factories import UserFactory
+
+PERSONAS = ("member", "outsider", "integration", "anonymous")
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    url: Callable[[World], str]
+    expected: dict[str, int]  # persona -> HTTP status of a GET
+
+
+def _patient(name: str) -> Callable[[World], str]:
+    return lambda w: reverse(name, kwargs={"public_id": w.patient.public_id})
+
+
+def _record(name: str) -> Callable[[World], str]:
+    def build(w: World) -> str:
+        dx = w.patient.diagnoses.get()
+        return reverse(
+            name, kwargs={"public_id": w.patient.public_id, "section": "diagnoses", "pk": dx.pk}
+        )
+
+    return build
+
+
+def _import_status(w: World) -> str:
+    manager = UserFactory(role=Role.DATA_MANAGER, institution=w.institution, teams=[w.team])
+    job = Job.objects.create(
+        kind="cohort_import",
+        idempotency_key="matrix",
+        created_by=manager,
+        payload={"institution_id": w.institution.pk},
+    )
+    return reverse("imports:status", kwargs={"public_id": job.public_id})
+
+
+def _fixed(name: str) -> Callable[[World], str]:
+    return lambda w: reverse(name)
+
+
+PAGE_PATIENT = {"member": 200, "outsider": 404, "integration": 403, "anonymous": 302}
+PAGE_ANY_PERSON = {"member": 200, "outsider": 200, "integration": 403, "anonymous": 302}
+PAGE_NOT_CLINICIANS = {"member": 403, "outsider": 403, "integration": 403, "anonymous": 302}
+API_PATIENT = {"member": 200, "outsider": 404, "integration": 200, "anonymous": 401}
+API_ANY_CLIENT = {"member": 200, "outsider": 200, "integration": 200, "anonymous": 401}
+POST_ONLY_API = {"member": 405, "outsider": 405, "integration": 405, "anonymous": 401}
+PUBLIC = {"member": 200, "outsider": 200, "integration": 200, "anonymous": 200}
+
+MATRIX = [
+    Row(
+        "home",
+        _fixed("home"),
+        {"member": 302, "outsider": 302, "integration": 302, "anonymous": 302},
+    ),
+    Row("healthz", _fixed("healthz"), PUBLIC),
+    Row("login", _fixed("login"), PUBLIC),
+    Row("logout", _fixed("logout"), {p: 405 for p in PERSONAS}),  # POST only
+    Row("audit:trail", _fixed("audit:trail"), PAGE_NOT_CLINICIANS),
+    Row("imports:list", _fixed("imports:list"), PAGE_NOT_CLINICIANS),
+    Row(  # POST only; its role check is tested in tests/oncology/test_import_views.py
+        "imports:confirm",
+        _fixed("imports:confirm"),
+        {"member": 405, "outsider": 405, "integration": 405, "anonymous": 302},
+    ),
+    Row("imports:status", _import_status, PAGE_NOT_CLINICIANS),
+    Row("oncology:patient-list", _fixed("oncology:patient-list"), PAGE_ANY_PERSON),
+    Row("oncology:patient-create", _fixed("oncology:patient-create"), PAGE_ANY_PERSON),
+    Row("oncology:tnm-options", _fixed("oncology:tnm-options"), PAGE_ANY_PERSON),
+    Row("oncology:patient-detail", _patient("oncology:patient-detail"), PAGE_PATIENT),
+    Row("oncology:patient-edit", _patient("oncology:patient-edit"), PAGE_PATIENT),
+    Row(
+        "oncology:record-create",
+        lambda w: reverse(
+            "oncology:record-create",
+            kwargs={"public_id": w.patient.public_id, "section": "labs"},
+        ),
+        PAGE_PATIENT,
+    ),
+    Row("oncology:record-edit", _record("oncology:record-edit"), PAGE_PATIENT),
+    Row("oncology:record-delete", _record("oncology:record-delete"), PAGE_PATIENT),
+    Row("api-me", _fixed("api-me"), API_ANY_CLIENT),
+    Row("api-patient-list", _fixed("api-patient-list"), API_ANY_CLIENT),
+    Row("api-patient-bulk", _fixed("api-patient-bulk"), POST_ONLY_API),
+    Row("api-patient-detail", _patient("api-patient-detail"), API_PATIENT),
+    Row("api-schema", _fixed("api-schema"), PUBLIC),  # the contract, no data
+    Row("api-docs", _fixed("api-docs"), PUBLIC),
+]
+
+
+def _route_names(patterns: list, namespace: str | None = None) -> set[str]:
+    names: set[str] = set()
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            if p.namespace == "admin":
+                continue
+            names |= _route_names(p.url_patterns, p.namespace or namespace)
+        elif isinstance(p, URLPattern) and p.name:
+            names.add(f"{namespace}:{p.name}" if namespace else p.name)
+    return names
+
+
+def test_every_route_is_in_the_matrix() -> None:
+    assert _route_names(get_resolver().url_patterns) == {row.name for row in MATRIX}
+
+
+def _client(persona: str, world: World, api: bool) -> Client:
+    if api:
+        client = APIClient()
+        if persona == "integration":
+            client.credentials(HTTP_AUTHORIZATION=f"Token {world.integration_token}")
+        elif persona != "anonymous":
+            client.force_authenticate(getattr(world, persona))
+        return client
+    client = Client()
+    if persona != "anonymous":
+        # An integration client has no password; a session forced onto it must still not
+        # open the pages.
+        client.force_login(getattr(world, persona))
+    return client
+
+
+@pytest.mark.parametrize("row", MATRIX, ids=[r.name for r in MATRIX])
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_access_matrix(row: Row, persona: str, world: World) -> None:
+    url = row.url(world)
+    client = _client(persona, world, api=url.startswith("/api/"))
+    response = client.get(url)
+    assert response.status_code == row.expected[persona], (row.name, persona, url)
+
+
+def test_lists_show_a_clinician_only_the_patients_of_their_care_teams(
+    world: World, outsider_client: Client
+) -> None:
+    page = outsider_client.get(reverse("oncology:patient-list"))
+    assert world.patient.mrn.encode() not in page.content
+    api = APIClient()
+    api.force_authenticate(world.outsider)
+    listed = api.get(reverse("api-patient-list")).json()["results"]
+    assert str(world.patient.public_id) not in {p["public_id"] for p in listed}
+
+
+def test_another_institutions_hospital_system_cannot_read_the_patient(world: World) -> None:
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {world.foreign_integration_token}")
+    assert api.get(_patient("api-patient-detail")(world)).status_code == 404
+    listed = api.get(reverse("api-patient-list")).json()["results"]
+    assert listed == []
