@@ -448,6 +448,21 @@ class Toxicity(PatientRecordModel):
         verbose_name_plural = "toxicities"
 
 
+# The patient's own fields that forms, the API and imports may set (identity and ownership are
+# handled separately), in the order the forms present them.
+PATIENT_RECORD_FIELDS: tuple[str, ...] = (
+    "given_name",
+    "family_name",
+    "mrn",
+    "sex",
+    "birth_date",
+    "smoking_status",
+    "smoking_pack_years",
+    "vital_status",
+    "death_date",
+    "last_contact_date",
+)
+
 # The sub-records of a patient, in the order the record, the API and the forms present them.
 # Key: the name used in API payloads and CSV/JSON imports.
 RECORD_SECTIONS: dict[str, type[PatientRecordModel]] = {

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from oncology.clinical.record import RECORD_SECTION_NAMES
 from oncology.clinical.tnm import derive_stage, staging_group
 from oncology.demo import history, labs, markers, toxicities
 from oncology.demo.comorbidities import draw_comorbidities
@@ -69,23 +70,7 @@ class _PatientBuilder:
         self.number = number
         self.key = f"demo-{number:04d}"
         self.counters: dict[str, int] = {}
-        self.sections: dict[str, list[dict[str, Any]]] = {
-            name: []
-            for name in (
-                "diagnoses",
-                "biomarkers",
-                "performance_statuses",
-                "comorbidities",
-                "labs",
-                "measurements",
-                "surgeries",
-                "radiotherapies",
-                "systemic_therapies",
-                "follow_ups",
-                "disease_events",
-                "toxicities",
-            )
-        }
+        self.sections: dict[str, list[dict[str, Any]]] = {name: [] for name in RECORD_SECTION_NAMES}
 
     # --- helpers -----------------------------------------------------------------------------
 

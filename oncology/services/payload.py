@@ -29,21 +29,16 @@ from typing import Any
 from django.db import models
 from rest_framework import serializers
 
-from oncology.models import RECORD_SECTIONS, Diagnosis, Patient, PatientRecordModel
+from oncology.models import (
+    PATIENT_RECORD_FIELDS,
+    RECORD_SECTIONS,
+    Diagnosis,
+    Patient,
+    PatientRecordModel,
+)
 
 # Patient fields a payload may set, besides "care_teams" and the sections.
-PATIENT_FIELDS = (
-    "mrn",
-    "given_name",
-    "family_name",
-    "sex",
-    "birth_date",
-    "smoking_status",
-    "smoking_pack_years",
-    "vital_status",
-    "death_date",
-    "last_contact_date",
-)
+PATIENT_FIELDS = PATIENT_RECORD_FIELDS
 # Required when the payload creates a patient; on update every field but "mrn" is optional and
 # an absent one is left as stored.
 PATIENT_REQUIRED_ON_CREATE = ("given_name", "family_name", "sex", "birth_date")

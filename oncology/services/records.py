@@ -23,22 +23,17 @@ from core.audit import audit_record
 from core.models import AuditAction, User
 from oncology.clinical.issues import errors_only
 from oncology.clinical.record import validate_record_dates, validate_section
-from oncology.models import RECORD_SECTIONS, CareTeam, Patient, PatientRecordModel
+from oncology.models import (
+    PATIENT_RECORD_FIELDS,
+    RECORD_SECTIONS,
+    CareTeam,
+    Patient,
+    PatientRecordModel,
+)
 
 # Fields a person never types: identity, ownership and bookkeeping.
 _NOT_EDITABLE = {"id", "patient", "external_id", "created_at", "updated_at"}
-PATIENT_FIELDS = (
-    "given_name",
-    "family_name",
-    "mrn",
-    "sex",
-    "birth_date",
-    "smoking_status",
-    "smoking_pack_years",
-    "vital_status",
-    "death_date",
-    "last_contact_date",
-)
+PATIENT_FIELDS = PATIENT_RECORD_FIELDS
 NON_FIELD = "__all__"
 _FIELD_HEAD = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)")
 _ITEM = re.compile(r"^([a-z_]+)\[(\d+)\]\.?(.*)$")

@@ -17,6 +17,7 @@ from oncology.clinical.biomarkers import BIOMARKERS, validate_biomarker
 from oncology.clinical.icdo3 import validate_morphology_for_site
 from oncology.clinical.labs import validate_lab
 from oncology.clinical.record import (
+    RECORD_SECTION_NAMES,
     SECTION_DATE_FIELDS,
     validate_patient_record,
     validate_record_dates,
@@ -32,20 +33,7 @@ from oncology.demo.outcomes import OUTCOMES, _other_cause_years, disease_course
 from oncology.demo.regimens import Drug
 from oncology.demo.tumours import SITES
 
-SECTIONS = (
-    "diagnoses",
-    "biomarkers",
-    "performance_statuses",
-    "comorbidities",
-    "labs",
-    "measurements",
-    "surgeries",
-    "radiotherapies",
-    "systemic_therapies",
-    "follow_ups",
-    "disease_events",
-    "toxicities",
-)
+SECTIONS = RECORD_SECTION_NAMES
 
 
 @cache
