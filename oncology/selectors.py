@@ -93,6 +93,31 @@ def patient_get(
     return patient
 
 
+def patient_get_by_mrn(*, user: User, mrn: str) -> Patient:
+    """The visible patient with this MRN at the user's institution, or Http404; one VIEW event.
+
+    For hospital systems that know only their own key. The MRN arrives in a request body, never
+    a URL, so it stays out of access logs.
+    """
+    if user.institution_id is None:
+        raise Http404("No such patient")
+    try:
+        patient = patient_visible_queryset(user=user).get(
+            institution_id=user.institution_id, mrn=mrn
+        )
+    except Patient.DoesNotExist as exc:
+        raise Http404("No such patient") from exc
+    audit_record(
+        actor=user,
+        action=AuditAction.VIEW,
+        object_type="patient",
+        object_id=patient.public_id,
+        patient_id=patient.pk,
+        institution_id=patient.institution_id,
+    )
+    return patient
+
+
 def patient_get_for_write(*, user: User, public_id: uuid.UUID | str) -> Patient:
     """A patient `user` may edit (404 when invisible, 403-equivalent when read-only role)."""
     patient = patient_get(user=user, public_id=public_id, audit_action=None)

@@ -102,6 +102,7 @@ MATRIX = [
     Row("api-me", _fixed("api-me"), API_ANY_CLIENT),
     Row("api-patient-list", _fixed("api-patient-list"), API_ANY_CLIENT),
     Row("api-patient-bulk", _fixed("api-patient-bulk"), POST_ONLY_API),
+    Row("api-patient-lookup", _fixed("api-patient-lookup"), POST_ONLY_API),
     Row("api-patient-detail", _patient("api-patient-detail"), API_PATIENT),
     Row("api-schema", _fixed("api-schema"), PUBLIC),  # the contract, no data
     Row("api-docs", _fixed("api-docs"), PUBLIC),

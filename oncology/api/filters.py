@@ -1,5 +1,7 @@
-"""Query filters of the patient list. Free-text search is the selector's (patient_list), so that
-the page and the API search alike; it is declared here only to validate and document it."""
+"""Query filters of the patient list.
+
+There is deliberately no name or MRN filter: query strings end up in proxy and server access
+logs, so identifying values travel only in request bodies (POST /api/v1/patients/lookup/)."""
 
 from __future__ import annotations
 
@@ -18,11 +20,6 @@ SITE_GROUP_CODES: dict[str, list[str]] = {
 
 
 class PatientFilter(django_filters.FilterSet):
-    search = django_filters.CharFilter(
-        method="_searched_by_selector",
-        max_length=200,
-        help_text="Words matched against names; MRN or research id matched exactly.",
-    )
     vital_status = django_filters.ChoiceFilter(choices=VitalStatus.choices)
     primary_site = django_filters.CharFilter(
         method="_with_primary_site",
@@ -46,11 +43,6 @@ class PatientFilter(django_filters.FilterSet):
     class Meta:
         model = Patient
         fields: list[str] = []
-
-    def _searched_by_selector(
-        self, queryset: QuerySet[Patient], name: str, value: str
-    ) -> QuerySet[Patient]:
-        return queryset
 
     def _with_primary_site(
         self, queryset: QuerySet[Patient], name: str, value: str

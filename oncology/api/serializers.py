@@ -111,3 +111,7 @@ class MeSerializer(serializers.Serializer):
     can_edit_record = serializers.BooleanField()
     institution = InstitutionRefSerializer(allow_null=True)
     care_teams = serializers.ListField(child=serializers.CharField())
+
+
+class PatientLookupSerializer(serializers.Serializer):
+    mrn = serializers.CharField(max_length=64, help_text="The patient's MRN at your institution.")

@@ -5,6 +5,7 @@ from oncology.api import views
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="api-me"),
     path("patients/", views.PatientListCreateView.as_view(), name="api-patient-list"),
+    path("patients/lookup/", views.PatientLookupView.as_view(), name="api-patient-lookup"),
     path("patients/bulk/", views.PatientBulkUpsertView.as_view(), name="api-patient-bulk"),
     path(
         "patients/<uuid:public_id>/", views.PatientDetailView.as_view(), name="api-patient-detail"

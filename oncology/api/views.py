@@ -29,12 +29,13 @@ from oncology.api.serializers import (
     BulkRequestSerializer,
     BulkResponseSerializer,
     MeSerializer,
+    PatientLookupSerializer,
     PatientRecordOutSerializer,
     PatientSummarySerializer,
     UpsertResponseSerializer,
 )
 from oncology.models import Diagnosis, Institution, Patient
-from oncology.selectors import patient_get, patient_list
+from oncology.selectors import patient_get, patient_get_by_mrn, patient_list
 from oncology.services.payload import PatientRecordSerializer, record_payload
 from oncology.services.sync import (
     BulkTooLarge,
@@ -123,10 +124,7 @@ class PatientListCreateView(RecordWriteView, GenericAPIView):
         filters = PatientFilter(self.request.query_params, queryset=Patient.objects.none())
         if not filters.is_valid():
             raise exceptions.ValidationError(filters.errors)
-        patients = patient_list(
-            user=self.request.user,  # type: ignore[arg-type]
-            search=filters.form.cleaned_data.get("search") or "",
-        )
+        patients = patient_list(user=self.request.user)  # type: ignore[arg-type]
         first_diagnosis = Diagnosis.objects.order_by("diagnosis_date", "pk")
         return patients.prefetch_related(Prefetch("diagnoses", queryset=first_diagnosis))
 
@@ -206,6 +204,26 @@ class PatientDetailView(APIView):
     )
     def get(self, request: Request, public_id: uuid.UUID) -> Response:
         patient = patient_get(user=request.user, public_id=public_id)  # type: ignore[arg-type]
+        return Response(record_payload(patient))
+
+
+class PatientLookupView(APIView):
+    @extend_schema(
+        operation_id="patients_lookup",
+        request=PatientLookupSerializer,
+        responses={200: PatientRecordOutSerializer, **_ERRORS},
+        description=(
+            "The whole record of the patient with this MRN at the client's institution. The MRN "
+            "goes in the body, not the URL, so that it never reaches access logs."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        lookup = PatientLookupSerializer(data=request.data)
+        lookup.is_valid(raise_exception=True)
+        patient = patient_get_by_mrn(
+            user=request.user,  # type: ignore[arg-type]
+            mrn=lookup.validated_data["mrn"],
+        )
         return Response(record_payload(patient))
 
 
