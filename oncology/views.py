@@ -98,11 +98,19 @@ def _patient_url(patient: Patient, anchor: str = "") -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+# The search term (a name or MRN) is posted and kept in the session, never put in the URL,
+# where it would reach browser history and access logs.
+_SEARCH_KEY = "patient_search"
+
+
 @person_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def patient_list(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        request.session[_SEARCH_KEY] = request.POST.get("q", "").strip()[:100]
+        return redirect("oncology:patient-list")
     user = _user(request)
-    search = request.GET.get("q", "")[:100]
+    search = request.session.get(_SEARCH_KEY, "")
     patients = selectors.patient_list(user=user, search=search)
     page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = list(page.object_list)

@@ -379,12 +379,18 @@ def test_patient_list_searches_by_name_mrn_and_research_id_and_paginates(
     page1 = member_client.get(url).content.decode()
     assert "Page 1 of 2" in page1
     for term in (world.patient.family_name, world.patient.mrn, world.patient.research_id):
-        body = member_client.get(url, {"q": term}).content.decode()
+        response = member_client.post(url, {"q": term}, follow=True)
+        # The term never appears in a URL (history, access logs): it is kept in the session.
+        assert [hop for hop, _ in response.redirect_chain] == [url]
+        body = response.content.decode()
         assert world.patient.research_id in body, term
         assert others[0].research_id not in body, term
-    assert (
-        "No patient matches" in member_client.get(url, {"q": "nobody-like-this"}).content.decode()
-    )
+    response = member_client.post(url, {"q": "nobody-like-this"}, follow=True)
+    assert "No patient matches" in response.content.decode()
+    # Clearing the search lists everyone again, and the next page keeps only its number.
+    cleared = member_client.post(url, {"q": ""}, follow=True).content.decode()
+    assert "Page 1 of 2" in cleared
+    assert 'href="?page=2"' in cleared
 
 
 def test_patient_list_shows_age_primary_diagnosis_stage_and_vital_status(
@@ -523,7 +529,7 @@ def test_every_patient_page_get_writes_exactly_one_view_event(
 
 def test_patient_list_writes_one_list_event(world: World, member_client: Client) -> None:
     mark = _last_id()
-    member_client.get(reverse("oncology:patient-list"), {"q": world.patient.mrn})
+    member_client.post(reverse("oncology:patient-list"), {"q": world.patient.mrn}, follow=True)
     events = _events_since(mark)
     assert [e.action for e in events] == ["list"]
     # The search term (an MRN) is never written to the trail.
