@@ -22,6 +22,7 @@ from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from core.models import Role, User
+from core.services import administrator_access_grant
 from oncology.demo.cohort import DEFAULT_PATIENTS, DEFAULT_SEED, generate_cohort
 from oncology.demo.tumours import CARE_TEAMS
 from oncology.models import CareTeam, Institution, Patient
@@ -143,6 +144,8 @@ def demo_users_ensure(
         if spec.in_all_teams:
             for team in teams.values():
                 team.members.add(user)
+        if spec.role == Role.ADMINISTRATOR:
+            administrator_access_grant(user=user)
         out.passwords[spec.username] = password
         out.roles[spec.username] = spec.role
     _, out.token = demo_integration_client_ensure(institution)

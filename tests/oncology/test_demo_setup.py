@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -199,3 +200,22 @@ def test_demo_setup_refuses_to_run_in_production(settings: Any) -> None:
     with pytest.raises(CommandError, match="production"):
         _run("demo_setup", "--patients", "0")
     assert not User.objects.filter(username__startswith="demo-").exists()
+
+
+@pytest.mark.django_db
+def test_the_demo_administrator_manages_users_and_teams_in_the_admin_but_sees_no_patients(
+    tmp_path: Path,
+) -> None:
+    institution, teams = demo_setup.demo_institution_ensure()
+    creds = demo_setup.demo_users_ensure(
+        institution=institution, teams=teams, path=tmp_path / "c.txt"
+    )
+    admin_name = next(u for u, role in creds.roles.items() if role == "administrator")
+    client = Client()
+    signed_in = client.post(
+        "/accounts/login/", {"username": admin_name, "password": creds.passwords[admin_name]}
+    )
+    assert signed_in.status_code == 302
+    assert client.get("/admin/core/user/").status_code == 200
+    assert client.get("/admin/oncology/careteam/").status_code == 200
+    assert client.get("/admin/core/auditevent/").status_code == 404  # not administered there
