@@ -16,5 +16,5 @@ if [ -z "${TEST_REDIS_URL:-}" ] && python scripts/probe.py redis; then
 fi
 echo "== database: ${DATABASE_URL:-sqlite (embedded)}; redis: ${TEST_REDIS_URL:-absent}"
 echo "== ruff"; ruff check . && ruff format --check .
-echo "== mypy"; mypy config core oncology
+echo "== mypy"; mypy config core oncology genomics imaging
 echo "== pytest"; python -m pytest "$@"
