@@ -1,0 +1,1 @@
+"""Pure DICOM library: parsing, series to volume, de-identification, SEG/RTSTRUCT readers."""
