@@ -1,5 +1,6 @@
-"""Genomics: VCF/MAF reports, annotation, TMB/MSI (issue 5).
+"""Genomics: genomic reports of a patient (VCF, MAF, CNV/fusion tables, JSON), their variants,
+copy-number calls and fusions, TMB/MSI and actionability against the knowledge base (issue 5).
 
-Not built yet; the package exists so the layout of shared/DESIGN.md is in place. It is not an
-installed app and nothing in the UI, API or docs refers to it until it is real.
+genomics/variants/ is the pure library that parses and annotates; this app stores, shows and
+serves what it returns, with the record's access rules and audit.
 """
