@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "csp",
     "core",
     "oncology",
+    "genomics",
 ]
 
 MIDDLEWARE = [
