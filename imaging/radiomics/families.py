@@ -1,0 +1,16 @@
+"""The explicit registry of feature families, in IBSI reference-manual order."""
+
+from __future__ import annotations
+
+from imaging.radiomics import histogram, ivh, local_intensity, statistics
+from imaging.radiomics.registry import Family
+
+FAMILIES: dict[str, Family] = {
+    f.key: f
+    for f in (
+        local_intensity.FAMILY,
+        statistics.FAMILY,
+        histogram.FAMILY,
+        ivh.FAMILY,
+    )
+}

@@ -1,0 +1,38 @@
+"""Extraction entry point: image + mask + settings -> IBSI feature values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from imaging.radiomics.context import RoiContext, prepare
+from imaging.radiomics.families import FAMILIES
+from imaging.radiomics.image import Image
+from imaging.radiomics.registry import FeatureValue
+from imaging.radiomics.settings import RadiomicsSettings
+
+
+def extract_features(
+    image: Any, mask: np.ndarray | Any, settings: RadiomicsSettings
+) -> list[FeatureValue]:
+    """Compute every family in ``settings.families`` (all when empty) for one ROI.
+
+    ``image`` is an :class:`Image` or anything with ``array`` (z, y, x) and ``spacing``
+    (z, y, x) mm, such as ``imaging.dicom.Volume``; ``mask`` a boolean/label array or such an
+    object, on the same grid.
+    """
+    img = Image.from_volume(image)
+    mask_array = np.asarray(getattr(mask, "array", mask)) > 0
+    ctx = prepare(img, mask_array, settings)
+    return compute_families(ctx, settings.families or tuple(FAMILIES))
+
+
+def compute_families(ctx: RoiContext, families: tuple[str, ...]) -> list[FeatureValue]:
+    unknown = [f for f in families if f not in FAMILIES]
+    if unknown:
+        raise ValueError(f"unknown feature families: {', '.join(unknown)}")
+    out: list[FeatureValue] = []
+    for key in families:
+        out.extend(FAMILIES[key].compute(ctx))
+    return out

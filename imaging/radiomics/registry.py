@@ -1,0 +1,92 @@
+"""The shape every feature family shares, and the values the engine returns.
+
+A :class:`Feature` is one IBSI feature: a stable snake_case name (used by the outcome models,
+so never renamed), its IBSI identifier and a function whose docstring gives the formula. A
+:class:`Family` lists its features explicitly and computes them for one ROI.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+IBSI_CODE = re.compile(r"^[0-9A-Z]{4}$")
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    ibsi_code: str
+    function: Callable[..., float]
+
+    @property
+    def formula(self) -> str:
+        return (self.function.__doc__ or "").strip()
+
+    def __call__(self, *args: Any) -> float:
+        return float(self.function(*args))
+
+
+def feature(name: str, ibsi_code: str) -> Callable[[Callable[..., Any]], Feature]:
+    """Declare a feature; the decorated function's docstring must carry its formula."""
+
+    def wrap(function: Callable[..., Any]) -> Feature:
+        return Feature(name, ibsi_code, function)
+
+    return wrap
+
+
+@dataclass(frozen=True)
+class FeatureValue:
+    family: str
+    name: str
+    ibsi_code: str
+    value: float
+    aggregation: str = ""
+
+    @property
+    def key(self) -> str:
+        """Stable column name, e.g. ``glcm_joint_max_3d_merged`` or ``stat_mean``."""
+        base = f"{self.family}_{self.name}"
+        return f"{base}_{self.aggregation}" if self.aggregation else base
+
+
+@dataclass(frozen=True)
+class Family:
+    key: str
+    title: str  # the IBSI family title, as in the reference-value tables
+    features: tuple[Feature, ...]
+    compute: Callable[[Any], list[FeatureValue]]
+
+
+def evaluate(
+    family: str, features: Iterable[Feature], args: tuple[Any, ...], aggregation: str = ""
+) -> list[FeatureValue]:
+    """Apply every feature to ``args``; a feature undefined for this ROI gives NaN."""
+    out = []
+    for f in features:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            try:
+                value = f(*args)
+            except (ZeroDivisionError, ValueError, FloatingPointError):
+                value = float("nan")
+        out.append(FeatureValue(family, f.name, f.ibsi_code, value, aggregation))
+    return out
+
+
+def averaged(
+    family: str, features: Iterable[Feature], arg_sets: list[tuple[Any, ...]], aggregation: str
+) -> list[FeatureValue]:
+    """Mean of each feature over several matrices (IBSI 'averaged' aggregation)."""
+    features = tuple(features)
+    rows = [evaluate(family, features, args) for args in arg_sets]
+    out = []
+    for k, f in enumerate(features):
+        values = np.array([r[k].value for r in rows], dtype=np.float64)
+        value = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+        out.append(FeatureValue(family, f.name, f.ibsi_code, value, aggregation))
+    return out
