@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from imaging.radiomics import histogram, ivh, local_intensity, statistics
+from imaging.radiomics import glcm, histogram, ivh, local_intensity, statistics
 from imaging.radiomics.registry import Family
 
 FAMILIES: dict[str, Family] = {
@@ -12,5 +12,6 @@ FAMILIES: dict[str, Family] = {
         statistics.FAMILY,
         histogram.FAMILY,
         ivh.FAMILY,
+        glcm.FAMILY,
     )
 }
