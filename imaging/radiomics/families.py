@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from imaging.radiomics import glcm, histogram, ivh, local_intensity, statistics
+from imaging.radiomics import glcm, glrlm, histogram, ivh, local_intensity, statistics
 from imaging.radiomics.registry import Family
 
 FAMILIES: dict[str, Family] = {
@@ -13,5 +13,6 @@ FAMILIES: dict[str, Family] = {
         histogram.FAMILY,
         ivh.FAMILY,
         glcm.FAMILY,
+        glrlm.FAMILY,
     )
 }
