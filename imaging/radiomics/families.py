@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from imaging.radiomics import glcm, glrlm, histogram, ivh, local_intensity, statistics
+from imaging.radiomics import (
+    glcm,
+    gldzm,
+    glrlm,
+    glszm,
+    histogram,
+    ivh,
+    local_intensity,
+    statistics,
+)
 from imaging.radiomics.registry import Family
 
 FAMILIES: dict[str, Family] = {
@@ -14,5 +23,7 @@ FAMILIES: dict[str, Family] = {
         ivh.FAMILY,
         glcm.FAMILY,
         glrlm.FAMILY,
+        glszm.FAMILY,
+        gldzm.FAMILY,
     )
 }

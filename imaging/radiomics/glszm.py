@@ -1,0 +1,66 @@
+"""Grey level size zone matrix features (IBSI reference manual, section 3.8).
+
+M(i, j) counts zones (connected voxels of equal grey level i, see :mod:`zones`) of size j.
+N_v is the number of ROI voxels. 2D: one matrix per slice, features averaged over slices;
+2.5D: slice matrices merged; 3D: one matrix with 26-connected zones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from imaging.radiomics.registry import Family, FeatureValue, averaged
+from imaging.radiomics.texture import slice_indices
+from imaging.radiomics.zone_matrix import ZoneMatrix, family_features
+from imaging.radiomics.zones import find_zones, zone_matrices
+
+FAMILY_KEY = "szm"
+
+FEATURES = family_features(
+    [
+        ("small_zone_emphasis", "5QRC", "Small zone emphasis"),
+        ("large_zone_emphasis", "48P8", "Large zone emphasis"),
+        ("low_grey_level_zone_emphasis", "XMSY", "Low grey level zone emphasis"),
+        ("high_grey_level_zone_emphasis", "5GN9", "High grey level zone emphasis"),
+        ("small_zone_low_grey_level_emphasis", "5RAI", "Small zone low grey level emphasis"),
+        ("small_zone_high_grey_level_emphasis", "HW1V", "Small zone high grey level emphasis"),
+        ("large_zone_low_grey_level_emphasis", "YH51", "Large zone low grey level emphasis"),
+        ("large_zone_high_grey_level_emphasis", "J17V", "Large zone high grey level emphasis"),
+        ("grey_level_non_uniformity", "JNSA", "Grey level non-uniformity"),
+        ("grey_level_non_uniformity_normalised", "Y1RO", "Normalised grey level non-uniformity"),
+        ("zone_size_non_uniformity", "4JP3", "Zone size non-uniformity"),
+        ("zone_size_non_uniformity_normalised", "VB3A", "Normalised zone size non-uniformity"),
+        ("zone_percentage", "P30P", "Zone percentage"),
+        ("grey_level_variance", "BYLV", "Grey level variance"),
+        ("zone_size_variance", "3NSA", "Zone size variance"),
+        ("zone_size_entropy", "GU8N", "Zone size entropy"),
+    ]
+)
+
+
+def per_slice_voxels(mask: np.ndarray) -> np.ndarray:
+    return mask.reshape(mask.shape[0], -1).sum(axis=1).astype(np.float64)
+
+
+def aggregate(
+    family: str, features, m2d: np.ndarray, m3d: np.ndarray, mask: np.ndarray
+) -> list[FeatureValue]:  # type: ignore[no-untyped-def]
+    """2D (averaged over slices), 2.5D (slices merged) and 3D features of zone-type matrices."""
+    nv = per_slice_voxels(mask)
+    present = slice_indices(mask)
+    out = averaged(family, features, [(ZoneMatrix(m2d[z], nv[z]),) for z in present], "2d")
+    out += averaged(family, features, [(ZoneMatrix(m2d[present].sum(0), nv.sum()),)], "2_5d")
+    out += averaged(family, features, [(ZoneMatrix(m3d[0], nv.sum()),)], "3d")
+    return out
+
+
+def compute(ctx) -> list[FeatureValue]:  # type: ignore[no-untyped-def]
+    levels, ng = ctx.levels, ctx.n_levels
+    z2 = find_zones(levels, ng, two_d=True)
+    z3 = find_zones(levels, ng, two_d=False)
+    m2d = zone_matrices(z2, z2.size, ng, per_slice=True, n_slices=levels.shape[0])
+    m3d = zone_matrices(z3, z3.size, ng, per_slice=False, n_slices=1)
+    return aggregate(FAMILY_KEY, FEATURES, m2d, m3d, ctx.roi.intensity)
+
+
+FAMILY = Family(FAMILY_KEY, "Grey level size zone based features", FEATURES, compute)
