@@ -10,6 +10,8 @@ from imaging.radiomics import (
     histogram,
     ivh,
     local_intensity,
+    ngldm,
+    ngtdm,
     statistics,
 )
 from imaging.radiomics.registry import Family
@@ -25,5 +27,7 @@ FAMILIES: dict[str, Family] = {
         glrlm.FAMILY,
         glszm.FAMILY,
         gldzm.FAMILY,
+        ngtdm.FAMILY,
+        ngldm.FAMILY,
     )
 }
