@@ -134,9 +134,7 @@ class CopyNumberKind(models.TextChoices):
 
 
 class CopyNumberCall(models.Model):
-    report = models.ForeignKey(
-        GenomicReport, on_delete=models.CASCADE, related_name="copy_numbers"
-    )
+    report = models.ForeignKey(GenomicReport, on_delete=models.CASCADE, related_name="copy_numbers")
     gene = models.CharField(max_length=40)
     call = models.CharField(max_length=14, choices=CopyNumberKind.choices)
     copy_number = models.FloatField(null=True, blank=True)
@@ -165,24 +163,38 @@ class FusionCall(models.Model):
 
 
 class Actionability(models.Model):
-    """One knowledge-base match: evidence for the board to weigh, not an instruction."""
+    """One knowledge-base match: evidence for the board to weigh, not an instruction.
+
+    A match outside the patient's tumour type, or on a variant that failed the caller's
+    filters, is kept too ("known in another tumour type") but carries no level and no drugs:
+    `level` is blank and `entry_level` says what the entry holds elsewhere."""
 
     report = models.ForeignKey(
         GenomicReport, on_delete=models.CASCADE, related_name="actionability"
     )
     gene = models.CharField(max_length=40)
     alteration = models.CharField(max_length=200)
-    level = models.CharField("level of evidence", max_length=10)
+    level = models.CharField("level of evidence", max_length=10, blank=True)
     escat = models.CharField("ESCAT tier", max_length=10, blank=True)
     drugs = models.JSONField(default=list, blank=True)
     kb_entry_id = models.CharField(max_length=80)
     kb_version = models.CharField(max_length=40)
     match_basis = models.CharField(max_length=60, blank=True)
+    # The entry's OncoTree code the patient's tumour type falls under ("NSCLC" for a LUAD);
+    # blank when the entry is listed for other tumour types only.
     tumour_type_matched = models.CharField(max_length=20, blank=True)
+    entry_level = models.CharField(max_length=10, blank=True)
+    resistance = models.BooleanField(default=False)
+    filtered = models.BooleanField(default=False)  # the variant did not PASS the filters
+    source_line = models.PositiveIntegerField(default=0)
 
     class Meta:
-        ordering = ["level", "gene", "id"]
+        ordering = ["id"]
         verbose_name_plural = "actionability"
 
     def __str__(self) -> str:
-        return f"{self.gene} {self.alteration} ({self.level})"
+        return f"{self.gene} {self.alteration} ({self.level or 'no level'})"
+
+    @property
+    def actionable(self) -> bool:
+        return bool(self.level)
