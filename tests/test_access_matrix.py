@@ -55,6 +55,26 @@ def _import_status(w: World) -> str:
     return reverse("imports:status", kwargs={"public_id": job.public_id})
 
 
+def _genomic_report(name: str) -> Callable[[World], str]:
+    def build(w: World) -> str:
+        from genomics.models import GenomicReport
+
+        report = GenomicReport.objects.create(
+            patient=w.patient,
+            assay_name="Panel",
+            covered_mb=1.5,
+            specimen_type="primary",
+            collection_date=w.patient.diagnoses.get().diagnosis_date,
+            source_format="vcf",
+            source_sha256="0" * 64,
+        )
+        return reverse(
+            name, kwargs={"public_id": w.patient.public_id, "report_id": report.public_id}
+        )
+
+    return build
+
+
 def _fixed(name: str) -> Callable[[World], str]:
     return lambda w: reverse(name)
 
@@ -99,11 +119,20 @@ MATRIX = [
     ),
     Row("oncology:record-edit", _record("oncology:record-edit"), PAGE_PATIENT),
     Row("oncology:record-delete", _record("oncology:record-delete"), PAGE_PATIENT),
+    Row("genomics:report-list", _patient("genomics:report-list"), PAGE_PATIENT),
+    Row("genomics:report-create", _patient("genomics:report-create"), PAGE_PATIENT),
+    Row("genomics:report-detail", _genomic_report("genomics:report-detail"), PAGE_PATIENT),
     Row("api-me", _fixed("api-me"), API_ANY_CLIENT),
     Row("api-patient-list", _fixed("api-patient-list"), API_ANY_CLIENT),
     Row("api-patient-bulk", _fixed("api-patient-bulk"), POST_ONLY_API),
     Row("api-patient-lookup", _fixed("api-patient-lookup"), POST_ONLY_API),
     Row("api-patient-detail", _patient("api-patient-detail"), API_PATIENT),
+    Row("api-genomic-report-list", _patient("api-genomic-report-list"), API_PATIENT),
+    Row(
+        "api-genomic-report-detail",
+        _genomic_report("api-genomic-report-detail"),
+        API_PATIENT,
+    ),
     Row("api-schema", _fixed("api-schema"), PUBLIC),  # the contract, no data
     Row("api-docs", _fixed("api-docs"), PUBLIC),
 ]
