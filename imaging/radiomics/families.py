@@ -10,6 +10,7 @@ from imaging.radiomics import (
     histogram,
     ivh,
     local_intensity,
+    morphology,
     ngldm,
     ngtdm,
     statistics,
@@ -19,6 +20,7 @@ from imaging.radiomics.registry import Family
 FAMILIES: dict[str, Family] = {
     f.key: f
     for f in (
+        morphology.FAMILY,
         local_intensity.FAMILY,
         statistics.FAMILY,
         histogram.FAMILY,

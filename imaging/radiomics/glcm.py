@@ -12,6 +12,7 @@ from functools import cached_property
 
 import numpy as np
 
+from imaging.radiomics.context import RoiContext
 from imaging.radiomics.registry import Family, Feature, FeatureValue, averaged, feature
 from imaging.radiomics.texture import DIRECTIONS_2D, DIRECTIONS_3D, shifted_pairs, slice_indices
 
@@ -261,12 +262,16 @@ def glcm_counts(levels: np.ndarray, ng: int, offset: tuple[int, int, int]) -> np
     return counts + counts.transpose(0, 2, 1)
 
 
+def _scaled(d: tuple[int, int, int], k: int) -> tuple[int, int, int]:
+    return (d[0] * k, d[1] * k, d[2] * k)
+
+
 def matrices(levels: np.ndarray, ng: int, distance: int = 1) -> dict[str, list[np.ndarray]]:
     """The count matrices behind each IBSI aggregation (non-empty ones only)."""
     scale = distance
-    d3 = [glcm_counts(levels, ng, tuple(c * scale for c in d)).sum(0) for d in DIRECTIONS_3D]
+    d3 = [glcm_counts(levels, ng, _scaled(d, scale)).sum(0) for d in DIRECTIONS_3D]
     per = np.stack(
-        [glcm_counts(levels, ng, tuple(c * scale for c in d)) for d in DIRECTIONS_2D]
+        [glcm_counts(levels, ng, _scaled(d, scale)) for d in DIRECTIONS_2D]
     )  # (direction, slice, Ng, Ng)
     per = per[:, slice_indices(levels > 0)]
     return {
@@ -279,7 +284,7 @@ def matrices(levels: np.ndarray, ng: int, distance: int = 1) -> dict[str, list[n
     }
 
 
-def compute(ctx) -> list[FeatureValue]:  # type: ignore[no-untyped-def]
+def compute(ctx: RoiContext) -> list[FeatureValue]:
     out: list[FeatureValue] = []
     groups = matrices(ctx.levels, ctx.n_levels, ctx.settings.glcm_distance)
     for aggregation, mats in groups.items():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from imaging.radiomics.context import RoiContext
 from imaging.radiomics.glszm import aggregate
 from imaging.radiomics.registry import Family, FeatureValue
 from imaging.radiomics.zone_matrix import family_features
@@ -61,7 +62,7 @@ def zone_distance(zones: Zones, distances: np.ndarray) -> np.ndarray:
     return np.asarray(d, dtype=np.int64)
 
 
-def compute(ctx) -> list[FeatureValue]:  # type: ignore[no-untyped-def]
+def compute(ctx: RoiContext) -> list[FeatureValue]:
     levels, ng, morph = ctx.levels, ctx.n_levels, ctx.roi.morphological
     z2 = find_zones(levels, ng, two_d=True)
     z3 = find_zones(levels, ng, two_d=False)

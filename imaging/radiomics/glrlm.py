@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from imaging.radiomics.context import RoiContext
 from imaging.radiomics.registry import Family, FeatureValue, averaged
 from imaging.radiomics.texture import DIRECTIONS_2D, DIRECTIONS_3D, shifted_pairs, slice_indices
 from imaging.radiomics.zone_matrix import ZoneMatrix, family_features
@@ -83,7 +84,7 @@ def matrices(levels: np.ndarray, ng: int) -> dict[str, list[np.ndarray]]:
     }
 
 
-def compute(ctx) -> list[FeatureValue]:  # type: ignore[no-untyped-def]
+def compute(ctx: RoiContext) -> list[FeatureValue]:
     out: list[FeatureValue] = []
     for aggregation, mats in matrices(ctx.levels, ctx.n_levels).items():
         args = [(_zm(m),) for m in mats if m.sum() > 0]

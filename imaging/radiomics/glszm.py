@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from imaging.radiomics.registry import Family, FeatureValue, averaged
+from imaging.radiomics.context import RoiContext
+from imaging.radiomics.registry import Family, Feature, FeatureValue, averaged
 from imaging.radiomics.texture import slice_indices
 from imaging.radiomics.zone_matrix import ZoneMatrix, family_features
 from imaging.radiomics.zones import find_zones, zone_matrices
@@ -43,8 +44,12 @@ def per_slice_voxels(mask: np.ndarray) -> np.ndarray:
 
 
 def aggregate(
-    family: str, features, m2d: np.ndarray, m3d: np.ndarray, mask: np.ndarray
-) -> list[FeatureValue]:  # type: ignore[no-untyped-def]
+    family: str,
+    features: tuple[Feature, ...],
+    m2d: np.ndarray,
+    m3d: np.ndarray,
+    mask: np.ndarray,
+) -> list[FeatureValue]:
     """2D (averaged over slices), 2.5D (slices merged) and 3D features of zone-type matrices."""
     nv = per_slice_voxels(mask)
     present = slice_indices(mask)
@@ -54,7 +59,7 @@ def aggregate(
     return out
 
 
-def compute(ctx) -> list[FeatureValue]:  # type: ignore[no-untyped-def]
+def compute(ctx: RoiContext) -> list[FeatureValue]:
     levels, ng = ctx.levels, ctx.n_levels
     z2 = find_zones(levels, ng, two_d=True)
     z3 = find_zones(levels, ng, two_d=False)

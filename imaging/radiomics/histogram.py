@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from imaging.radiomics import statistics as st
+from imaging.radiomics.context import RoiContext
 from imaging.radiomics.registry import Family, Feature, FeatureValue, evaluate, feature
 
 FAMILY_KEY = "ih"
@@ -149,7 +150,7 @@ FEATURES: tuple[Feature, ...] = (
 )
 
 
-def compute(ctx) -> list[FeatureValue]:  # type: ignore[no-untyped-def]
+def compute(ctx: RoiContext) -> list[FeatureValue]:
     x = ctx.levels[ctx.roi.intensity].astype(np.float64)
     return evaluate(FAMILY_KEY, FEATURES, (x, ctx.n_levels))
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from imaging.radiomics.context import RoiContext
 from imaging.radiomics.discretisation import discretise
 from imaging.radiomics.registry import Family, Feature, FeatureValue, evaluate, feature
+from imaging.radiomics.settings import RadiomicsSettings
 
 FAMILY_KEY = "ivh"
 
@@ -86,7 +88,7 @@ FEATURES: tuple[Feature, ...] = (
 )
 
 
-def curve(values: np.ndarray, settings) -> Curve:  # type: ignore[no-untyped-def]
+def curve(values: np.ndarray, settings: RadiomicsSettings) -> Curve:
     method = settings.ivh_discretisation
     rng = settings.resegmentation_range
     if method.method == "none":
@@ -94,7 +96,7 @@ def curve(values: np.ndarray, settings) -> Curve:  # type: ignore[no-untyped-def
         lo = int(np.rint(rng[0])) if rng else int(levels.min())
         hi = int(np.rint(rng[1])) if rng else int(levels.max())
         grid = np.arange(lo, hi + 1)
-        intensities = grid.astype(np.float64)
+        intensities: np.ndarray = grid.astype(np.float64)
     else:
         levels, ng = discretise(values, method, None if rng is None else rng[0])
         grid = np.arange(1, int(levels.max()) + 1 if method.method == "fbs" else ng + 1)
@@ -111,7 +113,7 @@ def curve(values: np.ndarray, settings) -> Curve:  # type: ignore[no-untyped-def
     return Curve(intensities, gamma.astype(np.float64), nu)
 
 
-def compute(ctx) -> list[FeatureValue]:  # type: ignore[no-untyped-def]
+def compute(ctx: RoiContext) -> list[FeatureValue]:
     return evaluate(FAMILY_KEY, FEATURES, (curve(ctx.values, ctx.settings),))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from imaging.radiomics.context import RoiContext
 from imaging.radiomics.registry import Family, Feature, FeatureValue, evaluate, feature
 
 FAMILY_KEY = "loc"
@@ -49,7 +50,7 @@ def global_peak(means: np.ndarray, array: np.ndarray, mask: np.ndarray) -> float
 FEATURES: tuple[Feature, ...] = (local_peak, global_peak)
 
 
-def compute(ctx) -> list[FeatureValue]:  # type: ignore[no-untyped-def]
+def compute(ctx: RoiContext) -> list[FeatureValue]:
     arr = ctx.image.array
     means = local_means(arr, ctx.image.spacing)
     return evaluate(FAMILY_KEY, FEATURES, (means, arr, ctx.roi.intensity))

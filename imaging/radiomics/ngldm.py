@@ -12,6 +12,7 @@ import itertools
 
 import numpy as np
 
+from imaging.radiomics.context import RoiContext
 from imaging.radiomics.glszm import aggregate
 from imaging.radiomics.registry import Family, FeatureValue
 from imaging.radiomics.texture import shifted_pairs
@@ -66,7 +67,7 @@ def matrix(levels: np.ndarray, ng: int, dep: np.ndarray, per_slice: bool) -> np.
     return np.bincount(index, minlength=n * ng * nj).reshape(n, ng, nj).astype(np.float64)
 
 
-def compute(ctx) -> list[FeatureValue]:  # type: ignore[no-untyped-def]
+def compute(ctx: RoiContext) -> list[FeatureValue]:
     levels, ng, s = ctx.levels, ctx.n_levels, ctx.settings
     dep2 = dependence(levels, True, s.ngldm_coarseness, s.ngldm_distance)
     dep3 = dependence(levels, False, s.ngldm_coarseness, s.ngldm_distance)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from imaging.radiomics.context import RoiContext
 from imaging.radiomics.registry import Family, Feature, FeatureValue, averaged, feature
 from imaging.radiomics.texture import neighbour_kernel, slice_indices
 
@@ -89,7 +90,7 @@ def ngtdm_per_slice(
     return s, n
 
 
-def compute(ctx) -> list[FeatureValue]:  # type: ignore[no-untyped-def]
+def compute(ctx: RoiContext) -> list[FeatureValue]:
     levels, ng = ctx.levels, ctx.n_levels
     distance = ctx.settings.glcm_distance  # IBSI: one distance for GLCM, NGTDM and NGLDM
     s2, n2 = ngtdm_per_slice(levels, ng, two_d=True, distance=distance)

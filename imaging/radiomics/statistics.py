@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from imaging.radiomics.context import RoiContext
 from imaging.radiomics.registry import Family, Feature, FeatureValue, evaluate, feature
 
 FAMILY_KEY = "stat"
@@ -156,7 +157,7 @@ FEATURES: tuple[Feature, ...] = (
 )
 
 
-def compute(ctx) -> list[FeatureValue]:  # type: ignore[no-untyped-def]
+def compute(ctx: RoiContext) -> list[FeatureValue]:
     return evaluate(FAMILY_KEY, FEATURES, (ctx.values,))
 
 

@@ -13,7 +13,7 @@ import itertools
 import numpy as np
 
 DIRECTIONS_3D: tuple[tuple[int, int, int], ...] = tuple(
-    d
+    (d[0], d[1], d[2])
     for d in itertools.product((-1, 0, 1), repeat=3)
     if next((c for c in d if c != 0), 0) > 0  # one of each pair of opposite offsets
 )
