@@ -56,7 +56,9 @@ class FusionPayloadSerializer(serializers.Serializer):
 
 
 class FindingsPayloadSerializer(serializers.Serializer):
-    build = serializers.ChoiceField(choices=GenomeBuild.choices, required=False)
+    build = serializers.CharField(
+        required=False, help_text='"GRCh37" or "GRCh38"; must agree with genome_build.'
+    )
     variants = VariantPayloadSerializer(many=True, required=False)
     copy_numbers = CopyNumberPayloadSerializer(many=True, required=False)
     fusions = FusionPayloadSerializer(many=True, required=False)
@@ -145,6 +147,8 @@ class ActionabilityOutSerializer(serializers.ModelSerializer):
 
 class GenomicReportSummarySerializer(serializers.ModelSerializer):
     genes = serializers.ListField(child=serializers.CharField(), read_only=True)
+    # Plain text out ("" when the file declared none): one enum name per choice set.
+    genome_build = serializers.CharField(read_only=True)
     diagnosis_external_id = serializers.CharField(
         source="diagnosis.external_id", read_only=True, allow_null=True, default=None
     )

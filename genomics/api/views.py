@@ -3,6 +3,7 @@ operation, thin: access and audit are the selectors' and services' business."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -58,13 +59,24 @@ def _metadata(patient: Patient, data: dict[str, Any]) -> services.ReportMetadata
     )
 
 
+# The payload parser prefixes its reasons with the item's path: "variants[3].pos: ...".
+_PAYLOAD_PATH = re.compile(r"^([a-z_]+(?:\[\d+\])?(?:\.[a-z0-9_]+)?): (.+)$", re.DOTALL)
+
+
 def _api_errors(exc: DjangoValidationError) -> dict[str, list[str]]:
-    # The service names parse problems "source"; in the API the findings arrived as "report".
+    """Service errors keyed as the API's fields: parse problems ("source" in the service) go
+    under "report.<path>", the findings' place in the request body."""
     errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
     out: dict[str, list[str]] = {}
     for key, messages in errors.items():
-        name = {"source": "report", "__all__": "non_field_errors"}.get(key, key)
-        out.setdefault(name, []).extend(messages)
+        for message in messages:
+            name = {"__all__": "non_field_errors"}.get(key, key)
+            if key == "source":
+                found = _PAYLOAD_PATH.match(message)
+                name, message = (
+                    (f"report.{found.group(1)}", found.group(2)) if found else ("report", message)
+                )
+            out.setdefault(name, []).append(message)
     return out
 
 

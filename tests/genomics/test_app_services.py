@@ -290,3 +290,36 @@ def test_staged_uploads_are_read_back_only_unchanged_and_purged_after_a_day(worl
     os.utime(Path(settings.MEDIA_ROOT) / name, (day_ago, day_ago))
     assert services.genomic_uploads_purge() == 1
     assert services.genomic_upload_read(name=name, sha256=sha) is None
+
+
+def test_a_gzipped_vcf_is_stored_like_the_plain_one(world: World):
+    import gzip
+
+    data = gzip.compress(app_data.vcf())
+    report = services.genomic_report_create(
+        user=world.member, patient=world.patient, source=vcf_source(data), metadata=meta()
+    ).report
+    assert report.variants.count() == 4
+    assert report.source_size == len(data)
+
+
+def test_a_cnv_and_fusion_table_is_stored_with_unknown_tmb(world: World):
+    table = (
+        b"#oncoboard-genomics-tsv 1\n"
+        b"cnv\tERBB2\tamplification\t12.5\t2.64\n"
+        b"fusion\tEML4\tALK\t41\n"
+        b"msi\tMSS\t.\n"
+    )
+    report = services.genomic_report_create(
+        user=world.member,
+        patient=world.patient,
+        source=services.ReportSource(format="tsv", data=table),
+        metadata=meta(),
+    ).report
+    assert list(report.copy_numbers.values_list("gene", "call")) == [("ERBB2", "amplification")]
+    assert list(report.fusions.values_list("gene_5prime", "gene_3prime")) == [("EML4", "ALK")]
+    assert report.msi_status == "MSS"
+    # A table of copy numbers and fusions says nothing about small variants.
+    assert report.tmb is None
+    assert report.tmb_high is None
+    assert report.actionability.filter(gene="ALK").exclude(level="").exists()

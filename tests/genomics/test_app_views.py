@@ -270,3 +270,13 @@ def test_the_pages_carry_no_inline_script_or_style(world: World, member_client):
         assert "<script" not in html
         assert "style=" not in html
         assert "<style" not in html
+
+
+def test_the_list_page_costs_the_same_queries_for_one_report_or_many(
+    world: World, member_client, django_assert_max_num_queries
+):
+    make_report(world)
+    make_report(world, external_id="second", assay_name="Second panel", covered_mb=2.0)
+    with django_assert_max_num_queries(12):
+        page = member_client.get(list_url(world))
+    assert page.content.decode().count("/genomics/") >= 2
