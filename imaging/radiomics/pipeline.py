@@ -9,6 +9,7 @@ import numpy as np
 from imaging.radiomics.context import RoiContext, prepare
 from imaging.radiomics.families import FAMILIES
 from imaging.radiomics.image import Image
+from imaging.radiomics.provenance import FeatureSet, provenance
 from imaging.radiomics.registry import FeatureValue
 from imaging.radiomics.settings import RadiomicsSettings
 
@@ -26,6 +27,14 @@ def extract_features(
     mask_array = np.asarray(getattr(mask, "array", mask)) > 0
     ctx = prepare(img, mask_array, settings)
     return compute_families(ctx, settings.families or tuple(FAMILIES))
+
+
+def extract(image: Any, mask: np.ndarray | Any, settings: RadiomicsSettings) -> FeatureSet:
+    """:func:`extract_features` plus the provenance record that every stored result carries."""
+    img = Image.from_volume(image)
+    mask_array = np.asarray(getattr(mask, "array", mask)) > 0
+    values = extract_features(img, mask_array, settings)
+    return FeatureSet(values, provenance(img, mask_array, settings))
 
 
 def compute_families(ctx: RoiContext, families: tuple[str, ...]) -> list[FeatureValue]:

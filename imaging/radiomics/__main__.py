@@ -1,0 +1,5 @@
+import sys
+
+from imaging.radiomics.cli import main
+
+sys.exit(main())
