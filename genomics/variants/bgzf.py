@@ -48,7 +48,9 @@ def read_raw(source: Source, *, max_bytes: int) -> bytes:
     else:
         raise GenomicsParseError(f"unsupported source type {type(source).__name__}")
     if len(data) > max_bytes:
-        raise GenomicsParseError(f"file larger than the {max_bytes:,}-byte limit")
+        # for plain text, say how far the limit reached; a compressed offset means nothing
+        line = None if is_gzip(data) else data.count(b"\n", 0, max_bytes) + 1
+        raise GenomicsParseError(f"file larger than the {max_bytes:,}-byte limit", line=line)
     return data
 
 

@@ -61,7 +61,7 @@ class FastaReference:
         with open(self.path, "rb") as handle:
             handle.seek(first)
             raw = handle.read(last - first + 1)
-        return raw.replace(b"\n", b"").replace(b"\r", b"").decode("ascii").upper()
+        return raw.replace(b"\n", b"").replace(b"\r", b"").decode("ascii", "replace").upper()
 
     @staticmethod
     def _file_offset(entry: _IndexEntry, base: int) -> int:
@@ -71,7 +71,7 @@ class FastaReference:
     @staticmethod
     def _read_fai(path: str) -> dict[str, _IndexEntry]:
         index: dict[str, _IndexEntry] = {}
-        with open(path, encoding="ascii") as handle:
+        with open(path, encoding="ascii", errors="replace") as handle:
             for number, line in enumerate(handle, start=1):
                 fields = line.rstrip("\n").split("\t")
                 if len(fields) < 5:
@@ -95,7 +95,10 @@ class FastaReference:
                 if line.startswith(b">"):
                     if name:
                         index[name] = _IndexEntry(length, offset, line_bases, line_width)
-                    name = canonical_chrom(line[1:].split()[0].decode("ascii"))
+                    words = line[1:].split()
+                    if not words:
+                        raise GenomicsParseError("FASTA '>' line without a name", line=number)
+                    name = canonical_chrom(words[0].decode("ascii", "replace"))
                     length = line_bases = line_width = 0
                     short_line_seen = False
                     offset = position + len(raw)

@@ -101,10 +101,10 @@ def parse_tabular(
                 )
             )
         else:
-            if msi_seen:
-                raise GenomicsParseError("more than one msi row", line=number)
             if fields[1] not in MSI_STATUSES:
                 raise GenomicsParseError("MSI status must be MSI-H or MSS", line=number)
+            if msi_seen:
+                raise GenomicsParseError("more than one msi row", line=number)
             msi_seen = True
             msi_status = "MSI-H" if fields[1] == "MSI-H" else "MSS"
             msi_score = _number(fields[2], "MSI score", number)

@@ -49,7 +49,7 @@ _BASES = re.compile(r"[ACGTN]+")
 _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(
     r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:inf|infinity|nan)",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,  # ASCII: under Unicode rules "ınf" would match, then float() fails
 )
 _POS = re.compile(r"[0-9]+")
 _SYMBOLIC = re.compile(r"<[^<>,\s]+>")
@@ -144,6 +144,8 @@ def _choose_samples(header: VcfHeader, requested: str | None) -> tuple[int | Non
     if tumour not in samples:
         raise GenomicsParseError("the tumour sample is not one of the sample columns", line=line)
     index = samples.index(tumour)
+    if requested and named_normal == tumour:  # the caller overrides the header's labels
+        named_normal = ""
     if not named_normal and len(samples) == 2:
         named_normal = samples[1 - index]
     if named_normal == tumour:

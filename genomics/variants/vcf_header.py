@@ -15,7 +15,7 @@ from .model import GenomeBuild, GenomicsParseError
 
 FIXED_COLUMNS = ("#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO")
 _TYPES = frozenset({"Integer", "Float", "Flag", "Character", "String"})
-_NUMBER = re.compile(r"[0-9]+|[ARG.]")
+_NUMBER = re.compile(r"[0-9]+|[ARG.]")  # [0-9], not \d: int() must accept what matches
 _FILEFORMAT = re.compile(r"VCFv4\.[0-9]+")
 
 # Assembly names as they appear in ##reference / ##assembly / ##contig lines. Bounded so that
@@ -181,7 +181,7 @@ def _contig_build(header: VcfHeader, contig: dict[str, str], line: int) -> None:
     if build is None:
         lengths = _CONTIG_LENGTHS.get(canonical_chrom(contig.get("ID", "")), {})
         length = contig.get("length", "")
-        build = lengths.get(int(length)) if length.isdigit() else None
+        build = lengths.get(int(length)) if length.isascii() and length.isdigit() else None
     if build is not None:
         header.builds.append((build, line))
 
