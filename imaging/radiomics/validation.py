@@ -4,7 +4,7 @@ The reference table (``ibsi_1_reference_values.csv``, extracted from the IBSI re
 Zwanenburg et al., Radiology 2020;295:328-338) has one row per feature, data set,
 configuration and aggregation. Digital-phantom values are reported to 3 significant digits
 without tolerance: a value matches when it lies within half a unit of the last reported digit.
-CT-phantom rows carry their own tolerance.
+CT-phantom rows carry their own IBSI tolerance (at least half a unit of the last digit).
 """
 
 from __future__ import annotations
@@ -86,10 +86,12 @@ def load_reference(path: str | Path, dataset: str = "digital_phantom") -> list[R
                 continue
             key = (r["family"], r["ibsi_code"], r["configuration"], r["aggregation"])
             value = float(r["value"]) if r["value"].strip() else None
-            if dataset == "digital_phantom" and value is not None:
+            tolerance = 0.0
+            if value is not None:
+                # Reported values are rounded: never demand more than their last digit.
                 tolerance = half_unit_of_last_digit(r["value_raw"])
-            else:
-                tolerance = float(r["tolerance"] or 0.0)
+                if dataset != "digital_phantom":
+                    tolerance = max(tolerance, float(r["tolerance"] or 0.0))
             rows.append(
                 ReferenceRow(
                     r["family"],
