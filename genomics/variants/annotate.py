@@ -22,6 +22,7 @@ Every annotation carries the knowledge-base version it came from.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
@@ -233,6 +234,8 @@ def _match_variant(
             return "splice site coordinate"
         return None
     elif alt.kind == "loss_of_function":
+        if protein is not None and protein.one_letter in alt.excluded_protein_changes:
+            return None
         if same_gene and (terms & LOSS_OF_FUNCTION_CONSEQUENCES):
             return "loss of function"
         if same_gene and not terms and protein is not None and protein.is_truncating:
@@ -318,6 +321,8 @@ def annotate_variant(
     kb = kb or load_knowledge_base()
     tumour_type = load_oncotree().node(tumour_type).code
     build = variant.build or build
+    if variant.chrom.startswith("chr"):  # the parsers strip it; callers building values may not
+        variant = dataclasses.replace(variant, chrom=variant.chrom[3:])
     protein = try_parse_protein_change(variant.hgvs_p)
     terms = consequences(variant)
     filtered = variant.filter not in PASSING_FILTERS

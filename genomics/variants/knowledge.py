@@ -65,7 +65,7 @@ _ALTERATION_KEYS: dict[str, tuple[set[str], set[str]]] = {  # kind -> (required,
     "exon_deletion": ({"exon", "codon_range", "ranges"}, set()),
     "exon_insertion": ({"exon", "codon_range", "ranges"}, set()),
     "exon_skipping": ({"exon", "ranges"}, {"splice_window"}),
-    "loss_of_function": (set(), set()),
+    "loss_of_function": (set(), {"excluded_protein_changes"}),
     "amplification": (set(), set()),
     "deletion": (set(), set()),
     "fusion": ({"partners"}, set()),
@@ -113,6 +113,7 @@ class Source:
 class Alteration:
     kind: str
     protein_changes: tuple[str, ...] = ()  # 1-letter, normalised
+    excluded_protein_changes: tuple[str, ...] = ()  # benign truncations a LoF rule ignores
     codons: tuple[int, ...] = ()
     codon_range: tuple[int, int] | None = None
     exon: int | None = None
@@ -351,6 +352,13 @@ def _alteration(obj: Any, where: str) -> Alteration:
             )
         except HgvsError as exc:
             raise fail(f"protein change: {exc}") from exc
+    excluded: tuple[str, ...] = ()
+    try:
+        excluded = tuple(
+            parse_protein_change(pc).one_letter for pc in obj.get("excluded_protein_changes", [])
+        )
+    except HgvsError as exc:
+        raise fail(f"excluded protein change: {exc}") from exc
     codons: tuple[int, ...] = ()
     if kind == "codon":
         codons = tuple(obj["codons"])
@@ -389,6 +397,7 @@ def _alteration(obj: Any, where: str) -> Alteration:
     return Alteration(
         kind=kind,
         protein_changes=protein_changes,
+        excluded_protein_changes=excluded,
         codons=codons,
         codon_range=codon_range,
         exon=obj.get("exon"),

@@ -102,8 +102,8 @@ def lineage(code: str) -> tuple[str, ...]:
 # 8041 small cell carcinoma, 8500 invasive ductal (NST), 8520 lobular, 8480/8481 mucinous and
 # mucin-producing adenocarcinoma, 8560 adenosquamous, 8170 hepatocellular, 8160
 # cholangiocarcinoma, 8461 high-grade serous, 8460 low-grade serous, 8441 serous NOS,
-# 8720-8780 melanomas, 8744 acral lentiginous, 8490 signet ring, 8380 endometrioid,
-# 8120 urothelial, 8260 papillary adenocarcinoma, 8050 papillary carcinoma NOS.
+# 8522 duct and lobular, 8720-8780 melanomas, 8744 acral lentiginous, 8490 signet ring,
+# 8380 endometrioid, 8120 urothelial, 8260 papillary adenocarcinoma, 8050 papillary carcinoma NOS.
 _MELANOMA = frozenset(str(m) for m in range(8720, 8791)) - {"8744"}
 _ADENO = frozenset({"8140", "8144", "8145", "8210", "8211", "8255", "8260", "8480", "8481", "8490"})
 _ICDO3_RULES: tuple[tuple[tuple[str, ...], frozenset[str], str], ...] = (
@@ -116,6 +116,7 @@ _ICDO3_RULES: tuple[tuple[tuple[str, ...], frozenset[str], str], ...] = (
     (("C34",), frozenset({"8046", "8010"}), "NSCLC"),
     (("C50",), frozenset({"8500", "8501", "8502", "8503", "8523"}), "IDC"),
     (("C50",), frozenset({"8520", "8524"}), "ILC"),
+    (("C50",), frozenset({"8522"}), "MDLC"),  # duct and lobular
     (("C50",), frozenset({"8010", "8140", "8480", "8530", "8575"}), "BRCNOS"),
     (("C18",), _ADENO, "COAD"),
     (("C19",), _ADENO, "COADREAD"),  # rectosigmoid junction: OncoTree has no closer node

@@ -369,6 +369,22 @@ def test_brca_non_truncating_variants_are_not_loss_of_function(consequence, hgvs
     assert annotate_variant(variant, "HGSOC", KB) == []
 
 
+@pytest.mark.parametrize("hgvs_p", ["p.K3326*", "p.Lys3326Ter", "p.(Lys3326*)"])
+def test_the_benign_brca2_k3326_stop_is_not_loss_of_function(hgvs_p):
+    # rs11571833: removes the last 93 residues, population frequency ~1%, benign (ClinVar).
+    variant = SmallVariant(
+        "13", 1, "A", "T", gene="BRCA2", consequence="stop_gained", hgvs_p=hgvs_p
+    )
+    assert annotate_variant(variant, "PRAD", KB) == []
+    nearby = dataclasses.replace(variant, hgvs_p="p.K3325*")
+    assert levelled(annotate_variant(nearby, "PRAD", KB)) == {"BRCA2-LOF-PRAD": "1"}
+
+
+def test_chr_prefixed_chromosomes_still_match_by_coordinate():
+    variant = SmallVariant("chr7", 55191822, "T", "G", build="GRCh38")
+    assert levelled(annotate_variant(variant, "LUAD", KB)) == {"EGFR-L858R-NSCLC": "1"}
+
+
 def test_brca_loss_of_function_in_lung_cancer_has_no_level():
     variant = SmallVariant("13", 1, "A", "T", gene="BRCA2", consequence="stop_gained")
     found = annotate_variant(variant, "LUAD", KB)

@@ -263,6 +263,10 @@ def _entry(data, entry_id):
             "kind 'blog'",
         ),
         (
+            lambda d: _entry(d, "EGFR-L858R-NSCLC")["alteration"].update(codons=[858]),
+            "unknown key(s) codons",
+        ),
+        (
             lambda d: _entry(d, "EGFR-T790M-NSCLC")["sources"][1].pop("pmid"),
             "needs a pmid",
         ),
