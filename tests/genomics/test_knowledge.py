@@ -314,3 +314,64 @@ def test_a_knowledge_base_file_elsewhere_can_be_loaded(tmp_path, raw):
     broken.write_text("{not json", encoding="utf-8")
     with pytest.raises(KnowledgeBaseError, match="not valid JSON"):
         load_knowledge_base(broken)
+
+
+# Reference codons (NCBI RefSeq coding sequences of the MANE transcripts) and the gene's strand:
+# each curated allele, complemented on the minus strand, must turn the codon into the listed
+# amino acid at exactly one codon position whose reference base it names.
+REFERENCE_CODONS = {
+    ("EGFR", 858): ("CTG", "+"),
+    ("EGFR", 790): ("ACG", "+"),
+    ("BRAF", 600): ("GTG", "-"),
+    ("KRAS", 12): ("GGT", "-"),
+    ("KRAS", 13): ("GGC", "-"),
+    ("KRAS", 61): ("CAA", "-"),
+    ("KRAS", 146): ("GCA", "-"),
+    ("NRAS", 12): ("GGT", "-"),
+    ("NRAS", 13): ("GGT", "-"),
+    ("NRAS", 61): ("CAA", "-"),
+    ("PIK3CA", 542): ("GAA", "+"),
+    ("PIK3CA", 545): ("GAG", "+"),
+    ("PIK3CA", 1047): ("CAT", "+"),
+    ("IDH1", 132): ("CGT", "-"),
+    ("ERBB2", 310): ("TCT", "+"),
+    ("ERBB2", 755): ("TTG", "+"),
+}
+_BASES = "TCAG"
+_AMINO = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"
+GENETIC_CODE = {
+    a + b + c: _AMINO[16 * i + 4 * j + k]
+    for i, a in enumerate(_BASES)
+    for j, b in enumerate(_BASES)
+    for k, c in enumerate(_BASES)
+}
+COMPLEMENT = str.maketrans("ACGT", "TGCA")
+
+
+def test_every_curated_allele_translates_to_its_protein_change(kb):
+    from genomics.variants.hgvs import parse_protein_change
+
+    checked = 0
+    codon_starts: dict[tuple[str, str, int], set[int]] = {}
+    for entry in kb.entries:
+        for build, spots in (entry.alteration.hotspots or {}).items():
+            for spot in spots:
+                change = parse_protein_change(spot.protein_change)
+                codon, strand = REFERENCE_CODONS[(entry.gene, change.position)]
+                assert GENETIC_CODE[codon] == change.ref, (entry.id, spot)
+                ref, alt = spot.ref, spot.alt
+                if strand == "-":
+                    ref, alt = ref.translate(COMPLEMENT), alt.translate(COMPLEMENT)
+                fits = [
+                    i
+                    for i in range(3)
+                    if codon[i] == ref
+                    and GENETIC_CODE[codon[:i] + alt + codon[i + 1 :]] == change.alt
+                ]
+                assert len(fits) == 1, (entry.id, build, spot)
+                # where the codon's first coding base lies: the same for every allele of it
+                first = spot.pos - fits[0] if strand == "+" else spot.pos + fits[0]
+                codon_starts.setdefault((build, entry.gene, change.position), set()).add(first)
+                checked += 1
+    assert checked >= 60
+    assert all(len(starts) == 1 for starts in codon_starts.values()), codon_starts
