@@ -323,3 +323,21 @@ def test_a_cnv_and_fusion_table_is_stored_with_unknown_tmb(world: World):
     assert report.tmb is None
     assert report.tmb_high is None
     assert report.actionability.filter(gene="ALK").exclude(level="").exists()
+
+
+def test_without_a_tumour_type_only_tumour_agnostic_entries_carry_a_level(world: World):
+    # C80.9 (unknown primary site) maps to no OncoTree code.
+    Diagnosis.objects.filter(patient=world.patient).update(primary_site="C80.9")
+    table = b"#oncoboard-genomics-tsv 1\nfusion\tETV6\tNTRK3\t20\nfusion\tEML4\tALK\t41\n"
+    report = services.genomic_report_create(
+        user=world.member,
+        patient=world.patient,
+        source=services.ReportSource(format="tsv", data=table),
+        metadata=meta(tumour_type=""),
+    ).report
+    assert report.tumour_type == "TISSUE"
+    levelled = set(report.actionability.exclude(level="").values_list("kb_entry_id", flat=True))
+    # NTRK fusions are listed for any solid tumour (larotrectinib, entrectinib); ALK fusions
+    # only for NSCLC, so without a tumour type the ALK match carries no level.
+    assert levelled == {"NTRK3-FUSION-TISSUE"}
+    assert report.actionability.filter(gene="ALK", level="").exists()
