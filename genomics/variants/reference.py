@@ -43,6 +43,8 @@ class FastaReference:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
+        if not os.path.isfile(self.path):
+            raise GenomicsParseError("the reference FASTA file does not exist")
         fai = self.path + ".fai"
         self._index = self._read_fai(fai) if os.path.exists(fai) else self._scan()
 

@@ -181,3 +181,30 @@ def test_indels_are_left_aligned_when_a_reference_is_given():
 def test_crlf_line_endings_are_accepted():
     text = (FIXTURES / "single_sample.vcf").read_bytes()
     assert parse_vcf(text.replace(b"\n", b"\r\n")) == parse_vcf(text)
+
+
+def test_vep_allele_num_chooses_the_entry_of_each_split_allele():
+    fields = "Allele|Consequence|SYMBOL|Feature|HGVSc|HGVSp|ALLELE_NUM"
+    csq = ",".join(
+        [  # Allele columns deliberately unhelpful: ALLELE_NUM decides
+            "A|missense_variant|PIK3CA|ENST00000263967|c.1633G>A|p.Glu545Lys|1",
+            "A|missense_variant|PIK3CA|ENST00000263967|c.1633G>C|p.Glu545Gln|2",
+        ]
+    )
+    text = (
+        "##fileformat=VCFv4.2\n"
+        f'##INFO=<ID=CSQ,Number=.,Type=String,Description="VEP. Format: {fields}">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        f"3\t179218303\t.\tG\tA,C\t.\tPASS\tCSQ={csq}\n"
+    )
+    first, second = parse_vcf(text.encode()).variants
+    assert (first.alt, first.hgvs_p) == ("A", "p.Glu545Lys")
+    assert (second.alt, second.hgvs_p) == ("C", "p.Glu545Gln")
+
+
+def test_csq_entry_with_the_wrong_field_count_is_an_error():
+    text = (FIXTURES / "tumour_normal_vep.vcf").read_text()
+    text = text.replace(":p.Leu858Arg|YES|", ":p.Leu858Arg|YES|extra|")
+    with pytest.raises(GenomicsParseError, match="CSQ entry has 15 fields") as error:
+        parse_vcf(text.encode())
+    assert error.value.line == 16
