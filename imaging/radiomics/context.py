@@ -9,6 +9,7 @@ import numpy as np
 
 from imaging.radiomics.discretisation import discretise_volume
 from imaging.radiomics.image import Image, Roi, crop_to_roi
+from imaging.radiomics.interpolation import resample
 from imaging.radiomics.settings import RadiomicsSettings
 
 
@@ -60,12 +61,12 @@ def resegment(image: Image, roi: Roi, settings: RadiomicsSettings) -> Roi:
 
 def prepare(image: Image, mask: np.ndarray, settings: RadiomicsSettings) -> RoiContext:
     """Crop, re-segment and wrap an image and a binary mask for feature computation."""
-    if settings.resampled_spacing_mm is not None:
-        raise NotImplementedError(
-            f"preset {settings.name!r} needs interpolation, which the engine does not do yet"
-        )
     if mask.shape != image.array.shape:
         raise ValueError(f"mask shape {mask.shape} differs from image shape {image.array.shape}")
+    if not mask.any():
+        raise ValueError("the ROI is empty")
+    if settings.resampled_spacing_mm is not None:
+        image, mask = resample(image, mask, settings)
     roi = Roi.from_mask(mask)
     # Keep a margin so the 1 cm^3 local-intensity sphere still sees the voxels around the ROI.
     margin = int(np.ceil(6.3 / min(image.spacing))) + 1

@@ -41,7 +41,9 @@ def compute_families(ctx: RoiContext, families: tuple[str, ...]) -> list[Feature
     unknown = [f for f in families if f not in FAMILIES]
     if unknown:
         raise ValueError(f"unknown feature families: {', '.join(unknown)}")
+    wanted = set(ctx.settings.aggregations)
     out: list[FeatureValue] = []
     for key in families:
-        out.extend(FAMILIES[key].compute(ctx))
+        values = FAMILIES[key].compute(ctx)
+        out.extend(v for v in values if not wanted or not v.aggregation or v.aggregation in wanted)
     return out

@@ -39,6 +39,19 @@ class Discretisation:
             raise ValueError(f"unknown discretisation method {self.method!r}")
 
 
+# Texture aggregations (IBSI 3.6.1): GLCM/GLRLM have averaged and merged variants, the other
+# texture families one per dimension.
+AGGREGATIONS_2D: tuple[str, ...] = (
+    "2d_averaged",
+    "2d_slice_merged",
+    "2_5d_direction_merged",
+    "2_5d_merged",
+    "2d",
+    "2_5d",
+)
+AGGREGATIONS_3D: tuple[str, ...] = ("3d_averaged", "3d_merged", "3d")
+
+
 @dataclass(frozen=True)
 class RadiomicsSettings:
     """Everything that changes a feature value. ``version`` is the schema version."""
@@ -62,6 +75,8 @@ class RadiomicsSettings:
     ngldm_coarseness: float = 0.0
     # Families (registry keys) to compute; empty means all.
     families: tuple[str, ...] = ()
+    # Texture aggregations to report (e.g. "3d_merged", "2d_averaged", "2_5d"); empty means all.
+    aggregations: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.version != SETTINGS_VERSION:
@@ -80,6 +95,9 @@ class RadiomicsSettings:
                 raise ValueError(f"{name} must be >= 1")
         if self.ngldm_coarseness < 0:
             raise ValueError("ngldm_coarseness must be >= 0")
+        unknown = set(self.aggregations) - set(AGGREGATIONS_2D + AGGREGATIONS_3D)
+        if unknown:
+            raise ValueError(f"unknown aggregations: {', '.join(sorted(unknown))}")
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for provenance records (JSON-serialisable)."""
@@ -102,12 +120,14 @@ PRESETS: dict[str, RadiomicsSettings] = {
     "ibsi-A": RadiomicsSettings(
         name="ibsi-A",
         approach="2D",
+        aggregations=AGGREGATIONS_2D,
         resegmentation_range=(-500.0, 400.0),
         texture_discretisation=_fbs(25.0),
     ),
     "ibsi-B": RadiomicsSettings(
         name="ibsi-B",
         approach="2D",
+        aggregations=AGGREGATIONS_2D,
         resampled_spacing_mm=(2.0, 2.0),
         interpolation="bilinear",
         intensity_rounding=True,
@@ -116,6 +136,7 @@ PRESETS: dict[str, RadiomicsSettings] = {
     ),
     "ibsi-C": RadiomicsSettings(
         name="ibsi-C",
+        aggregations=AGGREGATIONS_3D,
         resampled_spacing_mm=(2.0, 2.0, 2.0),
         interpolation="trilinear",
         intensity_rounding=True,
@@ -125,6 +146,7 @@ PRESETS: dict[str, RadiomicsSettings] = {
     ),
     "ibsi-D": RadiomicsSettings(
         name="ibsi-D",
+        aggregations=AGGREGATIONS_3D,
         resampled_spacing_mm=(2.0, 2.0, 2.0),
         interpolation="trilinear",
         intensity_rounding=True,
@@ -133,6 +155,7 @@ PRESETS: dict[str, RadiomicsSettings] = {
     ),
     "ibsi-E": RadiomicsSettings(
         name="ibsi-E",
+        aggregations=AGGREGATIONS_3D,
         resampled_spacing_mm=(2.0, 2.0, 2.0),
         interpolation="tricubic",
         intensity_rounding=True,
@@ -143,6 +166,7 @@ PRESETS: dict[str, RadiomicsSettings] = {
     ),
     "ct-default": RadiomicsSettings(
         name="ct-default",
+        aggregations=AGGREGATIONS_3D,
         resampled_spacing_mm=(1.0, 1.0, 1.0),
         interpolation="trilinear",
         intensity_rounding=True,

@@ -42,10 +42,10 @@ def test_cli_writes_ibsi_features_of_the_digital_phantom(tmp_path: Path) -> None
     assert len(record["image_sha256"]) == 64
 
 
-def test_cli_refuses_presets_that_need_interpolation(capsys: pytest.CaptureFixture[str]) -> None:
-    image, mask = _inputs()
-    assert main([image, mask, "--preset", "ibsi-C"]) == 2
-    assert "interpolation" in capsys.readouterr().err
+def test_cli_reports_a_missing_mask(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    image, _ = _inputs()
+    assert main([image, str(tmp_path / "none.nii.gz"), "--preset", "ibsi-C"]) == 2
+    assert "does not exist" in capsys.readouterr().err
 
 
 def test_cli_rejects_non_nifti_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
