@@ -5,6 +5,7 @@ in the library's names touches this module only.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,7 @@ class Analysis:
     msi_status: str
     msi_score: float | None
     findings: tuple[Finding, ...]
+    features: dict[str, float | None]  # NaN (not measured) as None, so it stores as JSON
 
     @property
     def actionable(self) -> tuple[Finding, ...]:
@@ -130,7 +132,11 @@ def analyse(
     source that cannot hold any (a CNV/fusion table): its TMB is unknown, not zero."""
     from genomics.variants.annotate import annotate_report, level_rank
     from genomics.variants.oncotree import load_oncotree
-    from genomics.variants.summary import msi_status, tumour_mutational_burden
+    from genomics.variants.summary import (
+        gene_feature_vector,
+        msi_status,
+        tumour_mutational_burden,
+    )
 
     tmb = tumour_mutational_burden(parsed.variants, covered_mb) if has_small_variants else None
     msi = msi_status(parsed)
@@ -172,4 +178,8 @@ def analyse(
         msi_status=msi,
         msi_score=parsed.msi_score,
         findings=findings,
+        features={
+            key: None if math.isnan(value) else value
+            for key, value in gene_feature_vector(annotated).items()
+        },
     )

@@ -75,6 +75,9 @@ class GenomicReport(models.Model):
     tmb_high = models.BooleanField(null=True, blank=True)
     msi_status = models.CharField(max_length=5, choices=MsiStatus.choices, blank=True)
     msi_score = models.FloatField(null=True, blank=True)
+    # Gene-level features for the outcome models (genomics.variants.summary.feature_keys), made
+    # at ingest with the same knowledge-base version; null where the report does not say.
+    features = models.JSONField(default=dict, blank=True)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -115,3 +115,24 @@ def report_facets(*, report: GenomicReport) -> dict[str, list[str]]:
     terms = report.variants.exclude(consequence="").values_list("consequence", flat=True)
     consequences = sorted({t for term in terms.distinct() for t in term.split("&")})
     return {"genes": sorted(genes), "consequences": consequences}
+
+
+def genomic_features_latest(*, patient: Patient) -> tuple[GenomicReport | None, dict]:
+    """The gene-level features of the patient's most recent report (by collection date) with
+    the report they came from, for the outcome models, in feature_keys() order; (None, {})
+    when there is none.
+
+    No access check or audit here: the caller (a prediction service or job) has obtained
+    `patient` through oncology.selectors and records the one event of its own operation.
+    """
+    from genomics.variants.summary import feature_keys
+
+    report = (
+        GenomicReport.objects.filter(patient=patient).order_by("-collection_date", "-pk").first()
+    )
+    if report is None:
+        return None, {}
+    # PostgreSQL's jsonb does not keep key order; the models expect feature_keys()' order.
+    stored = report.features
+    ordered = {key: stored[key] for key in feature_keys() if key in stored}
+    return report, {**ordered, **stored}

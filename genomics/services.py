@@ -450,6 +450,7 @@ def genomic_report_create(
                 tmb_high=preview.result.tmb_high,
                 msi_status=preview.result.msi_status,
                 msi_score=preview.result.msi_score,
+                features=preview.result.features,
                 created_by=user if user.is_authenticated else None,
             )
             rows = _store_rows(report, preview)

@@ -165,6 +165,11 @@ class GenomicReportSummarySerializer(serializers.ModelSerializer):
 
 
 class GenomicReportOutSerializer(GenomicReportSummarySerializer):
+    features = serializers.DictField(
+        child=serializers.FloatField(allow_null=True),
+        read_only=True,
+        help_text="Gene-level features for outcome models; null = not measured.",
+    )
     actionability = ActionabilityOutSerializer(many=True, read_only=True)
     variants = VariantOutSerializer(many=True, read_only=True)
     copy_numbers = CopyNumberOutSerializer(many=True, read_only=True)
@@ -173,6 +178,7 @@ class GenomicReportOutSerializer(GenomicReportSummarySerializer):
     class Meta(GenomicReportSummarySerializer.Meta):
         fields = [
             *GenomicReportSummarySerializer.Meta.fields,
+            "features",
             "actionability",
             "variants",
             "copy_numbers",

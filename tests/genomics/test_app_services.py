@@ -341,3 +341,21 @@ def test_without_a_tumour_type_only_tumour_agnostic_entries_carry_a_level(world:
     # only for NSCLC, so without a tumour type the ALK match carries no level.
     assert levelled == {"NTRK3-FUSION-TISSUE"}
     assert report.actionability.filter(gene="ALK", level="").exists()
+
+
+def test_the_feature_vector_for_the_outcome_models_is_kept_with_the_report(world: World):
+    from genomics.selectors import genomic_features_latest
+    from genomics.variants.summary import feature_keys
+
+    assert genomic_features_latest(patient=world.patient) == (None, {})
+    report = services.genomic_report_create(
+        user=world.member, patient=world.patient, source=vcf_source(), metadata=meta()
+    ).report
+    source, features = genomic_features_latest(patient=world.patient)
+    assert source == report
+    assert list(features) == list(feature_keys())
+    assert features["EGFR_mut"] == 1.0
+    assert features["KRAS_mut"] == 1.0
+    assert features["BRCA2_mut"] == 0.0  # filtered out by the caller
+    assert features["TMB"] == pytest.approx(2 / 1.2)
+    assert features["MSI_H"] is None  # the VCF does not say: not measured, not MSS
