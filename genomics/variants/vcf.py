@@ -170,6 +170,7 @@ class _RecordReader:
         self.reference = reference
         self.skipped_alleles = 0
         self._formats: dict[str, _FormatPlan] = {}
+        self._chroms: dict[str, str] = {}  # CHROM as written -> checked, canonical name
         self.csq: CsqReader | None = None
         self.ann: AnnReader | None = None
         line = header.first_data_index
@@ -187,10 +188,16 @@ class _RecordReader:
                 f"expected {self.n_columns} tab-separated columns, found {len(columns)}",
                 line=line,
             )
-        chrom, pos_text, _id, ref, alt_text, qual, filter_text, info = columns[:8]
-        if not chrom or _CHROM_BAD.search(chrom):
-            raise GenomicsParseError("CHROM must be a name without spaces or colons", line=line)
-        if not _POS.fullmatch(pos_text) or int(pos_text) < 1:
+        chrom_text, pos_text, _id, ref, alt_text, qual, filter_text, info = columns[:8]
+        chrom = self._chroms.get(chrom_text)
+        if chrom is None:  # first record on this contig: check the name once
+            if not chrom_text or _CHROM_BAD.search(chrom_text):
+                raise GenomicsParseError("CHROM must be a name without spaces or colons", line=line)
+            chrom = self._chroms[chrom_text] = canonical_chrom(chrom_text)
+        if not _POS.fullmatch(pos_text):
+            raise GenomicsParseError("POS must be a positive integer", line=line)
+        pos = int(pos_text)
+        if pos < 1:
             raise GenomicsParseError("POS must be a positive integer", line=line)
         ref = ref.upper()
         if not _BASES.fullmatch(ref):
@@ -218,8 +225,6 @@ class _RecordReader:
             names = vep_alleles(ref, alleles_upper)
         if self.ann is not None and "ANN" in info_values:
             ann_entries = self.ann.entries(info_values["ANN"], line)
-        pos = int(pos_text)
-        chrom = canonical_chrom(chrom)
         for i, alt in enumerate(alleles_upper):
             if not kinds[i]:
                 self.skipped_alleles += 1
@@ -344,6 +349,7 @@ class _FormatPlan:
         self.af = keys.index("AF") if "AF" in keys else None
         self.ad = keys.index("AD") if "AD" in keys else None
         self.dp = keys.index("DP") if "DP" in keys else None
+        self.ad_checked = self.ad is not None and defs["AD"].type == "Integer"
 
     def allele_counts(
         self, fields: list[str], alt_index: int, line: int
@@ -352,7 +358,11 @@ class _FormatPlan:
         if self.ad is not None and self.ad < len(fields) and fields[self.ad] != ".":
             parts = fields[self.ad].split(",")
             if "." not in parts and len(parts) > alt_index + 1:
-                ad = [_integer(part, "AD", line) for part in parts]
+                ad = (
+                    [int(part) for part in parts]  # already checked as Integer
+                    if self.ad_checked
+                    else [_integer(part, "AD", line) for part in parts]
+                )
                 if min(ad) < 0:
                     raise GenomicsParseError("FORMAT AD must not be negative", line=line)
         depth: int | None = None
@@ -384,22 +394,27 @@ def _integer(text: str, key: str, line: int) -> int:
 
 
 def _check_values(value: str, definition: FieldDef, n_alt: int, where: str, line: int) -> None:
+    """Value count (Number=A/R/n) and numeric grammar (Type=Integer/Float) of one value list."""
+    if value == ".":
+        return
+    if definition.per_allele:
+        expected: int | None = n_alt if definition.per_allele == 1 else n_alt + 1
+    else:
+        expected = definition.fixed_count
     kind = definition.type
     if kind == "String":
-        if definition.number in ("A", "R") and value != ".":
-            expected = definition.expected_count(n_alt)
-            if value.count(",") + 1 != expected:
-                _count_error(definition, where, line)
+        if definition.per_allele and value.count(",") + 1 != expected:
+            _count_error(definition, where, line)
         return
-    parts = value.split(",")
-    expected = definition.expected_count(n_alt)
-    if expected is not None and len(parts) != expected and value != ".":
-        _count_error(definition, where, line)
-    if kind == "Integer":
-        pattern = _INT
-    elif kind == "Float":
-        pattern = _FLOAT
-    else:  # Character
+    if "," in value:
+        parts = value.split(",")
+        if expected is not None and len(parts) != expected:
+            _count_error(definition, where, line)
+    else:  # one value: the common case, no list built
+        if expected is not None and expected != 1:
+            _count_error(definition, where, line)
+        parts = [value]
+    if kind == "Character":
         for part in parts:
             if len(part) != 1:
                 raise GenomicsParseError(
@@ -407,8 +422,9 @@ def _check_values(value: str, definition: FieldDef, n_alt: int, where: str, line
                     line=line,
                 )
         return
+    fullmatch = _INT.fullmatch if kind == "Integer" else _FLOAT.fullmatch
     for part in parts:
-        if part != "." and not pattern.fullmatch(part):
+        if part != "." and fullmatch(part) is None:
             raise GenomicsParseError(
                 f"{where} {definition.id} is declared {kind} but holds a non-numeric value",
                 line=line,

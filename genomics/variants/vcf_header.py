@@ -42,15 +42,14 @@ class FieldDef:
     number: str  # a count, "A" (one per ALT), "R" (REF + ALTs), "G" (per genotype) or "."
     type: str
     description: str
+    # derived from `number`, once, for the per-record checks
+    fixed_count: int | None = field(init=False, default=None, compare=False)
+    per_allele: int = field(init=False, default=0, compare=False)  # 1: A, 2: R
 
-    def expected_count(self, n_alt: int) -> int | None:
-        if self.number == "A":
-            return n_alt
-        if self.number == "R":
-            return n_alt + 1
+    def __post_init__(self) -> None:
         if self.number.isdigit() and self.number != "0":
-            return int(self.number)
-        return None
+            object.__setattr__(self, "fixed_count", int(self.number))
+        object.__setattr__(self, "per_allele", {"A": 1, "R": 2}.get(self.number, 0))
 
 
 @dataclass
