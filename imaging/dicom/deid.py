@@ -484,7 +484,7 @@ def _record_method(ds: Dataset, options: ProfileOptions) -> None:
     ds.LongitudinalTemporalInformationModified = "MODIFIED"
 
 
-def _replace_file_meta(ds: Dataset, original_meta: FileMetaDataset | None) -> None:
+def _replace_file_meta(ds: Dataset, original_meta: FileMetaDataset | None, uid_map: UidMap) -> None:
     """PS3.15 E.1.1 item 7: replace the File Meta Information (and the preamble) with a
     description of the de-identifying application; only the transfer syntax survives."""
     old = original_meta if original_meta is not None else FileMetaDataset()
@@ -494,6 +494,8 @@ def _replace_file_meta(ds: Dataset, original_meta: FileMetaDataset | None) -> No
         meta.MediaStorageSOPClassUID = sop_class
     if "SOPInstanceUID" in ds:
         meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    elif old.get("MediaStorageSOPInstanceUID"):  # a DICOMDIR, or a dataset without SOP Common
+        meta.MediaStorageSOPInstanceUID = uid_map.get_or_create(old.MediaStorageSOPInstanceUID)
     meta.TransferSyntaxUID = old.get("TransferSyntaxUID") or ExplicitVRLittleEndian
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
     meta.ImplementationVersionName = "ONCOBOARD_DEID"
@@ -535,5 +537,5 @@ def deidentify(
     ds.PatientName = pseudonym
     ds.PatientID = pseudonym
     _record_method(ds, options)
-    _replace_file_meta(ds, original_meta)
+    _replace_file_meta(ds, original_meta, uid_map)
     return DeidResult(dataset=ds, quarantined=False, reason="", actions=actions)
