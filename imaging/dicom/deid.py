@@ -23,7 +23,7 @@ from pydicom.dataset import FileMetaDataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian, generate_uid
 
 from imaging.dicom.deid_profile import (
     BASIC_PROFILE_CODE,
@@ -495,7 +495,7 @@ def _replace_file_meta(ds: Dataset, original_meta: FileMetaDataset | None, uid_m
     if "SOPInstanceUID" in ds:
         meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     elif old.get("MediaStorageSOPInstanceUID"):  # a DICOMDIR, or a dataset without SOP Common
-        meta.MediaStorageSOPInstanceUID = uid_map.get_or_create(old.MediaStorageSOPInstanceUID)
+        meta.MediaStorageSOPInstanceUID = UID(uid_map.get_or_create(old.MediaStorageSOPInstanceUID))
     meta.TransferSyntaxUID = old.get("TransferSyntaxUID") or ExplicitVRLittleEndian
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
     meta.ImplementationVersionName = "ONCOBOARD_DEID"
