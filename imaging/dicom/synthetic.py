@@ -30,7 +30,16 @@ def _base(sop_class: str, series_uid: str, study_uid: str, frame_uid: str) -> Da
     ds.StudyInstanceUID = study_uid
     ds.SeriesInstanceUID = series_uid
     ds.FrameOfReferenceUID = frame_uid
+    # Type 2 attributes (present, may be empty) that DICOM writers such as highdicom require
+    ds.PatientBirthDate = ""
+    ds.PatientSex = "O"
     ds.StudyDate = "20260101"
+    ds.StudyTime = "120000"
+    ds.StudyID = "1"
+    ds.AccessionNumber = ""
+    ds.ReferringPhysicianName = ""
+    ds.SeriesNumber = 1
+    ds.Manufacturer = "synthetic"
     ds.Modality = "CT"
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"

@@ -372,6 +372,11 @@ def volume_from_datasets(datasets: Iterable[Dataset], *, dtype: Any = np.float32
     if modality == "CT" and "RescaleIntercept" not in first.dataset and first.frame_index is None:
         warnings.append("CT without Rescale Intercept: stored values used as HU")
 
+    if np.issubdtype(dtype, np.integer) and any(
+        f.slope != int(f.slope) or f.intercept != int(f.intercept) for f in frames
+    ):
+        # e.g. PET (slopes like 0.0374) or MR with fractional scaling: truncation would be silent
+        raise VolumeAssemblyError("fractional rescale slope/intercept: use a float dtype")
     array = np.empty((len(frames), *first.shape), dtype=dtype)
     decoded: dict[int, np.ndarray] = {}
     for index, frame in enumerate(frames):

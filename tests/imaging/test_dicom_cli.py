@@ -91,3 +91,22 @@ def test_image_series_is_not_accepted_as_a_mask_file(phantom, tmp_path):
     )
     assert result.returncode == 2
     assert "neither an RTSTRUCT nor a SEG" in result.stderr
+
+
+def test_mask_from_a_seg_file_is_written_on_the_reference_grid(phantom, tmp_path):
+    from imaging.dicom.masks import mask_to_seg
+    from imaging.dicom.volume import read_series_dir, volume_from_datasets
+
+    datasets = read_series_dir(phantom / "dicom" / "image")
+    volume = volume_from_datasets(datasets)
+    mask = np.zeros(volume.shape, bool)
+    mask[20:30, 60:90, 70:120] = True
+    mask_to_seg(mask, datasets, "Box").save_as(tmp_path / "seg.dcm")
+    out = tmp_path / "box.nii.gz"
+    result = _run(
+        "mask", str(tmp_path / "seg.dcm"), "--reference", str(phantom / "dicom" / "image"), str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    written = nib.load(out)
+    np.testing.assert_array_equal(np.asarray(written.dataobj).T > 0, mask)
+    np.testing.assert_allclose(written.affine, volume.affine(), atol=1e-4)

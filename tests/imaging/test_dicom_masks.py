@@ -154,3 +154,43 @@ def test_nifti_mask_on_another_grid_is_refused(phantom, tmp_path):
     sitk.WriteImage(small.to_sitk(), str(tmp_path / "small.nii.gz"))
     with pytest.raises(MaskError, match="shape"):
         nifti_to_mask(tmp_path / "small.nii.gz", volume)
+
+
+def test_fractional_seg_is_thresholded_at_half_and_placed_by_position():
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+    from pydicom.uid import generate_uid
+
+    datasets = synthetic_series(np.zeros((4, 6, 6)), spacing=(2.0, 1.0, 1.0))
+    volume = volume_from_datasets(datasets)
+    fractions = np.zeros((4, 6, 6), np.float32)
+    fractions[2, 1:3, 1:4] = 0.8  # inside
+    fractions[2, 4, 4] = 0.3  # below half: outside
+    seg = hd.seg.Segmentation(
+        source_images=datasets,
+        pixel_array=fractions,
+        segmentation_type=hd.seg.SegmentationTypeValues.FRACTIONAL,
+        segment_descriptions=[
+            hd.seg.SegmentDescription(
+                segment_number=1,
+                segment_label="Lesion",
+                segmented_property_category=codes.SCT.Tissue,
+                segmented_property_type=codes.SCT.Tumor,
+                algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
+            )
+        ],
+        series_instance_uid=generate_uid(),
+        series_number=2,
+        sop_instance_uid=generate_uid(),
+        instance_number=1,
+        manufacturer="test",
+        manufacturer_model_name="test",
+        software_versions="0",
+        device_serial_number="0",
+    )
+    buffer = io.BytesIO()
+    seg.save_as(buffer)
+    mask = seg_to_mask(pydicom.dcmread(io.BytesIO(buffer.getvalue())), volume)
+    expected = np.zeros((4, 6, 6), bool)
+    expected[2, 1:3, 1:4] = True
+    np.testing.assert_array_equal(mask, expected)

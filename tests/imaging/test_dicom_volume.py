@@ -195,3 +195,30 @@ def test_directory_with_two_series_asks_for_one(tmp_path):
         ds.save_as(tmp_path / f"{n}.dcm", enforce_file_format=True)
     with pytest.raises(VolumeAssemblyError, match="2 image series"):
         volume_from_dir(tmp_path)
+
+
+def test_integer_dtype_is_refused_when_rescaling_is_fractional():
+    datasets = synthetic_series(np.ones((2, 2, 2)), slope=0.25, intercept=0)
+    with pytest.raises(VolumeAssemblyError, match="fractional rescale"):
+        volume_from_datasets(datasets, dtype=np.int16)
+    exact = volume_from_datasets(synthetic_series(np.ones((2, 2, 2))), dtype=np.int16)
+    assert exact.array.dtype == np.int16
+    assert exact.array[0, 0, 0] == -1023
+
+
+def test_oblique_volume_written_by_simpleitk_reads_back_in_nibabel_with_the_ras_affine(tmp_path):
+    import SimpleITK as sitk
+
+    c, s = np.cos(np.radians(20)), np.sin(np.radians(20))
+    orientation = (c, s, 0.0, 0.0, 0.0, -1.0)  # coronal-ish, rotated 20 degrees about z
+    datasets = synthetic_series(np.arange(60).reshape(3, 4, 5), orientation=orientation)
+    volume = volume_from_datasets(datasets)
+    sitk.WriteImage(volume.to_sitk(), str(tmp_path / "oblique.nii.gz"))
+    nifti = nib.load(tmp_path / "oblique.nii.gz")
+    np.testing.assert_allclose(nifti.affine, volume.affine(ras=True), atol=1e-4)
+    np.testing.assert_array_equal(np.asarray(nifti.dataobj).T, volume.array)
+    # RAS world point of voxel (i=4, j=1, k=2) is the LPS point with x and y negated
+    lps = volume.index_to_patient([[4, 1, 2]])[0]
+    np.testing.assert_allclose(
+        nifti.affine @ [4, 1, 2, 1], [-lps[0], -lps[1], lps[2], 1], atol=1e-4
+    )
