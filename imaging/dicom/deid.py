@@ -10,20 +10,18 @@ The attribute table is `deid_profile.TABLE_E1_1`; docs/deidentification.md expla
 from __future__ import annotations
 
 import copy
-import hashlib
-import hmac
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from pydicom import Dataset
 from pydicom.dataset import FileMetaDataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 
 from imaging.dicom.deid_profile import (
     BASIC_PROFILE_CODE,
@@ -31,6 +29,14 @@ from imaging.dicom.deid_profile import (
     PATIENT_CHARACTERISTICS_OPTION,
     PATIENT_CHARACTERISTICS_OPTION_CODE,
     TABLE_E1_1,
+)
+from imaging.dicom.deid_uids import (
+    HmacUidMap,
+    InMemoryUidMap,
+    UidMap,
+    derive_date_offset_days,
+    derive_pseudonym,
+    normalise_uid,
 )
 
 __all__ = [
@@ -54,77 +60,6 @@ PATIENT_BIRTH_DATE = 0x00100030
 
 DUMMY_TEXT = "DEIDENTIFIED"
 DUMMY_PERSON_NAME = "ANONYMOUS"
-
-
-# --- UID maps -------------------------------------------------------------------------------
-
-
-class UidMap(Protocol):
-    """Maps an original UID to its replacement; the same input always gives the same output
-    within the map's scope (PS3.15 E.1.1 note 3: replaced UIDs stay consistent)."""
-
-    def get_or_create(self, original_uid: str) -> str: ...
-
-
-def _normalise_uid(uid: str) -> str:
-    # UI values are padded with NUL to an even length; the padding is not part of the UID.
-    return str(uid).strip().rstrip("\x00").strip()
-
-
-class InMemoryUidMap:
-    """Random replacements ("2.25." + a random UUID integer), remembered in a dict.
-
-    Consistent within one map object; persist `as_dict()` (for example per institution) to keep
-    a re-send consistent, and pass it back as `initial`."""
-
-    def __init__(self, initial: dict[str, str] | None = None) -> None:
-        self._map: dict[str, str] = dict(initial or {})
-
-    def get_or_create(self, original_uid: str) -> str:
-        key = _normalise_uid(original_uid)
-        new = self._map.get(key)
-        if new is None:
-            new = str(generate_uid(prefix=None))
-            self._map[key] = new
-        return new
-
-    def as_dict(self) -> dict[str, str]:
-        return dict(self._map)
-
-
-class HmacUidMap:
-    """Deterministic replacements without storage: "2.25." followed by the first 128 bits of
-    HMAC-SHA256(key, original UID) as a decimal integer.
-
-    PS3.5 B.2 allows a UID under the 2.25 root built from a 128-bit integer; at most 39 digits
-    keep it within the 64-character limit. The same key maps a re-send identically; without the
-    key the original UID cannot be recovered or confirmed by a dictionary attack."""
-
-    def __init__(self, key: bytes) -> None:
-        if len(key) < 16:
-            raise ValueError("the UID map key needs at least 16 bytes")
-        self._key = bytes(key)
-
-    def get_or_create(self, original_uid: str) -> str:
-        message = b"uid\x00" + _normalise_uid(original_uid).encode("ascii", "replace")
-        digest = hmac.new(self._key, message, hashlib.sha256).digest()
-        return "2.25." + str(int.from_bytes(digest[:16], "big"))
-
-
-def derive_date_offset_days(key: bytes, patient_key: str, *, max_days: int = 3650) -> int:
-    """A stable per-patient date shift in days, in [-max_days, -1]: dates only move into the
-    past, so a shifted date is never in the future. `patient_key` is the institution's own
-    patient identifier (never stored in the output)."""
-    if max_days < 1:
-        raise ValueError("max_days must be positive")
-    digest = hmac.new(key, b"date-offset\x00" + patient_key.encode(), hashlib.sha256).digest()
-    return -(int.from_bytes(digest[:8], "big") % max_days + 1)
-
-
-def derive_pseudonym(key: bytes, patient_key: str, *, prefix: str = "ANON-") -> str:
-    """A stable pseudonym for Patient ID and Patient's Name: prefix + 16 hex digits of an HMAC."""
-    digest = hmac.new(key, b"pseudonym\x00" + patient_key.encode(), hashlib.sha256).hexdigest()
-    return prefix + digest[:16].upper()
 
 
 # --- options and result ---------------------------------------------------------------------
@@ -327,7 +262,7 @@ class _Context:
 
 
 def _remap(value: Any, ctx: _Context) -> Any:
-    values = [ctx.uid_map.get_or_create(str(v)) for v in _as_list(value) if _normalise_uid(v)]
+    values = [ctx.uid_map.get_or_create(str(v)) for v in _as_list(value) if normalise_uid(v)]
     if not values:
         return value
     return values[0] if len(values) == 1 else values
