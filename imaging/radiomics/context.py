@@ -67,9 +67,16 @@ def prepare(image: Image, mask: np.ndarray, settings: RadiomicsSettings) -> RoiC
         raise ValueError("the ROI is empty")
     if settings.resampled_spacing_mm is not None:
         image, mask = resample(image, mask, settings)
+        if not mask.any():
+            raise ValueError(
+                "the ROI is empty after interpolation: no voxel of the new grid reaches the "
+                f"partial-volume threshold {settings.roi_partial_volume}"
+            )
     roi = Roi.from_mask(mask)
     # Keep a margin so the 1 cm^3 local-intensity sphere still sees the voxels around the ROI.
     margin = int(np.ceil(6.3 / min(image.spacing))) + 1
     image, roi = crop_to_roi(image, roi, margin=margin)
     roi = resegment(image, roi, settings)
+    if not roi.intensity.any():
+        raise ValueError("the ROI is empty after re-segmentation")
     return RoiContext(image=image, roi=roi, settings=settings)

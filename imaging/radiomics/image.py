@@ -57,7 +57,7 @@ class Roi:
     def __post_init__(self) -> None:
         if self.morphological.shape != self.intensity.shape:
             raise ValueError("morphological and intensity masks differ in shape")
-        if not self.intensity.any():
+        if not self.morphological.any():
             raise ValueError("the ROI is empty")
 
 

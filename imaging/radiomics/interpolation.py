@@ -22,6 +22,7 @@ ORDERS = {"nearest": 0, "bilinear": 1, "trilinear": 1, "linear": 1, "tricubic": 
 # Extra original voxels kept around the ROI so that spline prefiltering and the local-intensity
 # sphere see the same neighbourhood as on the whole image.
 MARGIN = 12
+MARGIN_MM = 8.0  # > the 6.2 mm radius of the 1 cm^3 local-intensity sphere
 
 
 def target_spacing(settings: RadiomicsSettings, spacing: tuple[float, ...]) -> tuple[float, ...]:
@@ -57,7 +58,8 @@ def resample(
     for axis, (n, s, s_new) in enumerate(zip(mask.shape, image.spacing, spacing_new, strict=True)):
         c = _axis_coordinates(n, s, s_new)
         lo, hi = int(idx[axis].min()) - 1, int(idx[axis].max()) + 1
-        keep = (c >= lo - MARGIN * s_new / s) & (c <= hi + MARGIN * s_new / s)
+        pad = max(MARGIN * s_new, MARGIN_MM) / s  # in original voxels
+        keep = (c >= lo - pad) & (c <= hi + pad)
         coords.append(c[keep])
         origin.append(max(int(np.floor(c[keep].min())) - MARGIN, 0))
     stop = [

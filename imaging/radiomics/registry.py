@@ -8,6 +8,7 @@ so never renamed), its IBSI identifier and a function whose docstring gives the 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -69,10 +70,13 @@ def evaluate(
     """Apply every feature to ``args``; a feature undefined for this ROI gives NaN."""
     out = []
     for f in features:
-        with np.errstate(divide="ignore", invalid="ignore"):
+        # Degenerate ROIs (one voxel, one grey level, a flat slab) make some formulas undefined:
+        # numpy's warnings become errors here and the value NaN, whatever the global filters.
+        with np.errstate(all="raise"), warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
             try:
                 value = f(*args)
-            except (ZeroDivisionError, ValueError, FloatingPointError):
+            except (ZeroDivisionError, ValueError, FloatingPointError, RuntimeWarning):
                 value = float("nan")
         out.append(FeatureValue(family, f.name, f.ibsi_code, value, aggregation))
     return out
