@@ -293,7 +293,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["core.api.throttling.ClientRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"client": env.str("API_RATE_LIMIT", default="6000/min")},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.SafeJSONParser"],
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -311,6 +311,8 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
 }
 API_BULK_MAX_RECORDS = env.int("API_BULK_MAX_RECORDS", default=5000)
+GENOMICS_MAX_UPLOAD_BYTES = env.int("GENOMICS_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
+GENOMICS_MAX_VARIANTS = env.int("GENOMICS_MAX_VARIANTS", default=200_000)
 
 # --- i18n / time -------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"

@@ -55,8 +55,6 @@ _PENDING_NAME = re.compile(rf"^{PENDING_DIR}/[0-9a-f]{{32}}$")
 
 # Caps. A 50,000-variant VEP-annotated VCF is about 30 MB; the parser caps line length and
 # sample count itself.
-DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-DEFAULT_MAX_VARIANTS = 200_000
 MAX_GENES = 2_000
 MAX_COVERED_MB = 3_200.0  # the haploid human genome, ~3.1 Gb
 _GENE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.@/_-]{0,39}$")  # HGNC symbols, as the parsers
@@ -65,11 +63,11 @@ NON_FIELD = "__all__"
 
 
 def max_upload_bytes() -> int:
-    return int(getattr(settings, "GENOMICS_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES))
+    return int(settings.GENOMICS_MAX_UPLOAD_BYTES)
 
 
 def max_variants() -> int:
-    return int(getattr(settings, "GENOMICS_MAX_VARIANTS", DEFAULT_MAX_VARIANTS))
+    return int(settings.GENOMICS_MAX_VARIANTS)
 
 
 class GenomicReportConflict(Exception):

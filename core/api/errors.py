@@ -11,13 +11,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.request_context import current_request_id
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is larger than this server accepts."
+    default_code = "payload_too_large"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The record conflicts with a concurrent change; send it again."
+    default_code = "conflict"
+
+
+# The error responses every patient-data endpoint documents in the OpenAPI schema.
+ERROR_RESPONSES = {
+    400: OpenApiResponse(description="Invalid input; `error.fields` names each bad field."),
+    401: OpenApiResponse(description="No or invalid credentials."),
+    403: OpenApiResponse(description="The role or care team does not allow this."),
+    404: OpenApiResponse(description="No such patient, or not visible to this client."),
+    413: OpenApiResponse(description="Request body over DATA_UPLOAD_MAX_MEMORY_SIZE."),
+    429: OpenApiResponse(description="Rate limit exceeded."),
+}
 
 
 def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -53,7 +77,9 @@ def error_body(code: str, message: str, fields: dict[str, list[str]] | None = No
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    if isinstance(exc, Http404):
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()

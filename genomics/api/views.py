@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.errors import ERROR_RESPONSES, Conflict
 from core.api.pagination import Pagination
 from core.models import User
 from genomics import selectors, services
@@ -26,12 +27,11 @@ from genomics.api.serializers import (
     GenomicReportSummarySerializer,
 )
 from genomics.models import GenomicReport, SourceFormat
-from oncology.api.views import _ERRORS, Conflict, RecordWriteView
 from oncology.models import Patient
 from oncology.selectors import patient_get_for_write
 
 _WRITE_ERRORS = {
-    **_ERRORS,
+    **ERROR_RESPONSES,
     409: OpenApiResponse(description="A different report is stored under this external_id."),
 }
 
@@ -80,7 +80,7 @@ def _api_errors(exc: DjangoValidationError) -> dict[str, list[str]]:
     return out
 
 
-class GenomicReportListCreateView(RecordWriteView, GenericAPIView):
+class GenomicReportListCreateView(GenericAPIView):
     """GET: the patient's reports. POST: store one report (JSON)."""
 
     serializer_class = GenomicReportSummarySerializer
@@ -97,7 +97,7 @@ class GenomicReportListCreateView(RecordWriteView, GenericAPIView):
 
     @extend_schema(
         operation_id="genomic_reports_list",
-        responses={200: GenomicReportSummarySerializer(many=True), **_ERRORS},
+        responses={200: GenomicReportSummarySerializer(many=True), **ERROR_RESPONSES},
         description="The patient's genomic reports, newest specimen first, without their rows.",
     )
     def get(self, request: Request, public_id: uuid.UUID) -> Response:
@@ -145,7 +145,7 @@ class GenomicReportListCreateView(RecordWriteView, GenericAPIView):
 class GenomicReportDetailView(APIView):
     @extend_schema(
         operation_id="genomic_reports_retrieve",
-        responses={200: GenomicReportOutSerializer, **_ERRORS},
+        responses={200: GenomicReportOutSerializer, **ERROR_RESPONSES},
         description=(
             "One report with its actionable alterations (levels of evidence, drugs, knowledge-"
             "base version), variants, copy-number calls and fusions."

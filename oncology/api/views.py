@@ -10,17 +10,16 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.errors import ERROR_RESPONSES, Conflict
 from core.api.pagination import Pagination
 from core.models import User
 from oncology.api.filters import PatientFilter
@@ -44,55 +43,6 @@ from oncology.services.sync import (
     patient_records_bulk_upsert,
 )
 
-_ERRORS = {
-    400: OpenApiResponse(description="Invalid input; `error.fields` names each bad field."),
-    401: OpenApiResponse(description="No or invalid credentials."),
-    403: OpenApiResponse(description="The role or care team does not allow this."),
-    404: OpenApiResponse(description="No such patient, or not visible to this client."),
-    413: OpenApiResponse(description="Request body over DATA_UPLOAD_MAX_MEMORY_SIZE."),
-    429: OpenApiResponse(description="Rate limit exceeded."),
-}
-
-
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is larger than this server accepts."
-    default_code = "payload_too_large"
-
-
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The record conflicts with a concurrent change; send it again."
-    default_code = "conflict"
-
-
-class RecordJSONParser(JSONParser):
-    """JSON, with pathologically nested input ("[[[[..." ten thousand deep) refused as
-    malformed instead of escaping as a RecursionError (a 500)."""
-
-    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError as exc:
-            raise exceptions.ParseError("JSON parse error - nested too deeply.") from exc
-
-
-class RecordWriteView(APIView):
-    """Refuses an oversized body before it is read: DRF streams the body to its parser without
-    Django's DATA_UPLOAD_MAX_MEMORY_SIZE check, which only guards request.body."""
-
-    parser_classes = [RecordJSONParser]
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError as exc:
-            raise exceptions.ParseError("Invalid Content-Length header.") from exc
-        if limit is not None and length > limit:
-            raise PayloadTooLarge()
-
 
 def _writer_institution(user: User) -> Institution:
     if user.institution is None:
@@ -109,7 +59,7 @@ def _result_body(result: RecordResult) -> dict[str, Any]:
     }
 
 
-class PatientListCreateView(RecordWriteView, GenericAPIView):
+class PatientListCreateView(GenericAPIView):
     """GET: the patients visible to the client. POST: create or update one record."""
 
     serializer_class = PatientSummarySerializer
@@ -130,7 +80,7 @@ class PatientListCreateView(RecordWriteView, GenericAPIView):
 
     @extend_schema(
         operation_id="patients_list",
-        responses={200: PatientSummarySerializer(many=True), **_ERRORS},
+        responses={200: PatientSummarySerializer(many=True), **ERROR_RESPONSES},
     )
     def get(self, request: Request) -> Response:
         patients = self.filter_queryset(self.get_queryset())
@@ -140,7 +90,7 @@ class PatientListCreateView(RecordWriteView, GenericAPIView):
     @extend_schema(
         operation_id="patients_upsert",
         request=PatientRecordSerializer,
-        responses={200: UpsertResponseSerializer, 201: UpsertResponseSerializer, **_ERRORS},
+        responses={200: UpsertResponseSerializer, 201: UpsertResponseSerializer, **ERROR_RESPONSES},
         description=(
             "Create or update one patient record keyed by MRN. 201 when created, 200 when "
             "updated or unchanged. Sections left out, and stored items a section leaves out, "
@@ -168,13 +118,13 @@ class PatientListCreateView(RecordWriteView, GenericAPIView):
         return Response(body, status=code)
 
 
-class PatientBulkUpsertView(RecordWriteView):
+class PatientBulkUpsertView(APIView):
     """Create or update many records; each record is atomic on its own."""
 
     @extend_schema(
         operation_id="patients_bulk_upsert",
         request=BulkRequestSerializer,
-        responses={200: BulkResponseSerializer, **_ERRORS},
+        responses={200: BulkResponseSerializer, **ERROR_RESPONSES},
         description=(
             "Up to API_BULK_MAX_RECORDS records. Always 200 when the envelope is valid: each "
             "record gets a result in input order, and a record with errors writes nothing."
@@ -199,7 +149,7 @@ class PatientBulkUpsertView(RecordWriteView):
 class PatientDetailView(APIView):
     @extend_schema(
         operation_id="patients_retrieve",
-        responses={200: PatientRecordOutSerializer, **_ERRORS},
+        responses={200: PatientRecordOutSerializer, **ERROR_RESPONSES},
         description="The whole record, every section, with external ids.",
     )
     def get(self, request: Request, public_id: uuid.UUID) -> Response:
@@ -211,7 +161,7 @@ class PatientLookupView(APIView):
     @extend_schema(
         operation_id="patients_lookup",
         request=PatientLookupSerializer,
-        responses={200: PatientRecordOutSerializer, **_ERRORS},
+        responses={200: PatientRecordOutSerializer, **ERROR_RESPONSES},
         description=(
             "The whole record of the patient with this MRN at the client's institution. The MRN "
             "goes in the body, not the URL, so that it never reaches access logs."
@@ -228,7 +178,7 @@ class PatientLookupView(APIView):
 
 
 class MeView(APIView):
-    @extend_schema(operation_id="me", responses={200: MeSerializer, 401: _ERRORS[401]})
+    @extend_schema(operation_id="me", responses={200: MeSerializer, 401: ERROR_RESPONSES[401]})
     def get(self, request: Request) -> Response:
         user: User = request.user  # type: ignore[assignment]
         institution = user.institution
