@@ -12,7 +12,13 @@ from imaging.dicom.masks import (
     rtstruct_to_mask,
     seg_to_mask,
 )
-from imaging.dicom.measure import MaskMeasurement, measure_mask
+from imaging.dicom.measure import (
+    MaskMeasurement,
+    MeasurementChange,
+    measure_mask,
+    measurement_change,
+    recist_target_response,
+)
 from imaging.dicom.volume import (
     Volume,
     VolumeAssemblyError,
@@ -24,11 +30,14 @@ from imaging.dicom.volume import (
 __all__ = [
     "MaskError",
     "MaskMeasurement",
+    "MeasurementChange",
     "Volume",
     "VolumeAssemblyError",
     "dice",
     "mask_to_seg",
     "measure_mask",
+    "measurement_change",
+    "recist_target_response",
     "nifti_to_mask",
     "read_series_dir",
     "rtstruct_roi_names",

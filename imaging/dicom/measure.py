@@ -110,3 +110,55 @@ def measure_mask(volume: Volume, mask: np.ndarray) -> MaskMeasurement:
         mean_intensity=float(values.mean()),
         max_intensity=float(values.max()),
     )
+
+
+@dataclass(frozen=True)
+class MeasurementChange:
+    """Change of one lesion between two studies (follow-up minus baseline)."""
+
+    diameter_change_mm: float
+    diameter_change_percent: float
+    volume_change_ml: float
+    volume_change_percent: float
+
+
+def measurement_change(baseline: MaskMeasurement, follow_up: MaskMeasurement) -> MeasurementChange:
+    """Absolute and relative change of the longest diameter and the volume."""
+
+    def percent(new: float, old: float) -> float:
+        return float("nan") if old == 0 else 100.0 * (new - old) / old
+
+    return MeasurementChange(
+        diameter_change_mm=follow_up.longest_diameter_mm - baseline.longest_diameter_mm,
+        diameter_change_percent=percent(
+            follow_up.longest_diameter_mm, baseline.longest_diameter_mm
+        ),
+        volume_change_ml=follow_up.volume_ml - baseline.volume_ml,
+        volume_change_percent=percent(follow_up.volume_ml, baseline.volume_ml),
+    )
+
+
+def recist_target_response(
+    *, baseline_sum_mm: float, nadir_sum_mm: float, current_sum_mm: float
+) -> str:
+    """RECIST 1.1 response of the target lesions from the sums of their diameters.
+
+    Eisenhauer et al., "New response evaluation criteria in solid tumours: revised RECIST
+    guideline (version 1.1)", Eur J Cancer 45 (2009) 228-247, section 4.3.1:
+    CR = all target lesions gone (sum 0; pathological nodes must also be < 10 mm short axis,
+    which the caller checks); PD = sum >= 20 % above the nadir (smallest sum so far, baseline
+    included) *and* at least 5 mm larger; PR = sum >= 30 % below baseline; else SD.
+    New lesions (also PD) and non-target lesions are outside this function.
+    """
+    if min(baseline_sum_mm, nadir_sum_mm, current_sum_mm) < 0:
+        raise ValueError("diameter sums cannot be negative")
+    if nadir_sum_mm > baseline_sum_mm:
+        raise ValueError("the nadir cannot exceed the baseline sum")
+    increase = current_sum_mm - nadir_sum_mm
+    if increase >= 0.2 * nadir_sum_mm and increase >= 5.0:
+        return "PD"
+    if current_sum_mm == 0:
+        return "CR"
+    if current_sum_mm <= 0.7 * baseline_sum_mm:
+        return "PR"
+    return "SD"

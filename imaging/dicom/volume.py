@@ -382,7 +382,13 @@ def volume_from_datasets(datasets: Iterable[Dataset], *, dtype: Any = np.float32
     for index, frame in enumerate(frames):
         key = id(frame.dataset)
         if key not in decoded:
-            decoded[key] = frame.dataset.pixel_array
+            try:
+                decoded[key] = frame.dataset.pixel_array
+            except (ValueError, RuntimeError, NotImplementedError, AttributeError) as exc:
+                # truncated pixel data, unsupported compression without a decoder plugin, ...
+                raise VolumeAssemblyError(
+                    f"slice {index}: pixel data cannot be decoded ({type(exc).__name__})"
+                ) from exc
         pixels = decoded[key]
         if frame.frame_index is not None:
             pixels = pixels[frame.frame_index] if pixels.ndim == 3 else pixels

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imaging.dicom.measure import measure_mask
+from imaging.dicom.measure import measure_mask, measurement_change, recist_target_response
 from imaging.dicom.volume import Volume
 
 
@@ -73,3 +73,40 @@ def test_empty_or_misshapen_masks_are_refused():
         measure_mask(volume, np.zeros((2, 3, 4), bool))
     with pytest.raises(ValueError, match="shape"):
         measure_mask(volume, np.ones((2, 3, 5), bool))
+
+
+def test_change_between_studies_of_a_growing_sphere():
+    spacing = (1.0, 1.0, 1.0)
+    before_volume, before_mask = _ellipsoid_volume(
+        (10, 10, 10), (30, 30, 30), spacing, (60, 60, 60)
+    )
+    after_volume, after_mask = _ellipsoid_volume((15, 15, 15), (30, 30, 30), spacing, (60, 60, 60))
+    change = measurement_change(
+        measure_mask(before_volume, before_mask), measure_mask(after_volume, after_mask)
+    )
+    assert change.diameter_change_mm == pytest.approx(10, abs=1.5)
+    # volume scales with r^3: (15/10)^3 = 3.375 -> +237.5 %
+    assert change.volume_change_percent == pytest.approx(237.5, rel=0.05)
+
+
+# Thresholds from RECIST 1.1 (Eisenhauer et al., Eur J Cancer 2009;45:228-247, section 4.3.1).
+@pytest.mark.parametrize(
+    ("baseline", "nadir", "current", "expected"),
+    [
+        (100, 100, 0, "CR"),
+        (100, 100, 70, "PR"),  # exactly 30 % below baseline
+        (100, 100, 71, "SD"),
+        (100, 60, 72, "PD"),  # +20 % over the nadir and +12 mm
+        (100, 60, 71.9, "SD"),  # +19.8 % over the nadir: not yet progression
+        (20, 20, 24, "SD"),  # +20 % but only +4 mm: the 5 mm rule holds it back
+        (20, 20, 25, "PD"),
+        (100, 0, 5, "PD"),  # reappearance after a complete response, +5 mm
+    ],
+)
+def test_recist_target_response_follows_the_published_thresholds(
+    baseline, nadir, current, expected
+):
+    assert (
+        recist_target_response(baseline_sum_mm=baseline, nadir_sum_mm=nadir, current_sum_mm=current)
+        == expected
+    )

@@ -222,3 +222,10 @@ def test_oblique_volume_written_by_simpleitk_reads_back_in_nibabel_with_the_ras_
     np.testing.assert_allclose(
         nifti.affine @ [4, 1, 2, 1], [-lps[0], -lps[1], lps[2], 1], atol=1e-4
     )
+
+
+def test_truncated_pixel_data_is_an_assembly_error_not_a_crash():
+    datasets = synthetic_series(np.zeros((3, 4, 4)))
+    datasets[1].PixelData = datasets[1].PixelData[:10]
+    with pytest.raises(VolumeAssemblyError, match="pixel data cannot be decoded"):
+        volume_from_datasets(datasets)
