@@ -14,7 +14,13 @@ import numpy as np
 
 from imaging.radiomics.context import RoiContext
 from imaging.radiomics.registry import Family, Feature, FeatureValue, averaged, feature
-from imaging.radiomics.texture import DIRECTIONS_2D, DIRECTIONS_3D, shifted_pairs, slice_indices
+from imaging.radiomics.texture import (
+    DIRECTIONS_2D,
+    DIRECTIONS_3D,
+    shifted_pairs,
+    slice_indices,
+    wanted_dimensions,
+)
 
 FAMILY_KEY = "cm"
 
@@ -266,27 +272,31 @@ def _scaled(d: tuple[int, int, int], k: int) -> tuple[int, int, int]:
     return (d[0] * k, d[1] * k, d[2] * k)
 
 
-def matrices(levels: np.ndarray, ng: int, distance: int = 1) -> dict[str, list[np.ndarray]]:
-    """The count matrices behind each IBSI aggregation (non-empty ones only)."""
-    scale = distance
-    d3 = [glcm_counts(levels, ng, _scaled(d, scale)).sum(0) for d in DIRECTIONS_3D]
-    per = np.stack(
-        [glcm_counts(levels, ng, _scaled(d, scale)) for d in DIRECTIONS_2D]
-    )  # (direction, slice, Ng, Ng)
-    per = per[:, slice_indices(levels > 0)]
-    return {
-        "2d_averaged": [m for m in per.reshape(-1, ng, ng)],
-        "2d_slice_merged": list(per.sum(0)),
-        "2_5d_direction_merged": list(per.sum(1)),
-        "2_5d_merged": [per.sum((0, 1))],
-        "3d_averaged": d3,
-        "3d_merged": [np.sum(d3, axis=0)],
-    }
+def matrices(
+    levels: np.ndarray, ng: int, distance: int = 1, two_d: bool = True, three_d: bool = True
+) -> dict[str, list[np.ndarray]]:
+    """The count matrices behind each IBSI aggregation (2D/2.5D and/or 3D ones)."""
+    out: dict[str, list[np.ndarray]] = {}
+    if two_d:
+        per = np.stack(
+            [glcm_counts(levels, ng, _scaled(d, distance)) for d in DIRECTIONS_2D]
+        )  # (direction, slice, Ng, Ng)
+        per = per[:, slice_indices(levels > 0)]
+        out["2d_averaged"] = list(per.reshape(-1, ng, ng))
+        out["2d_slice_merged"] = list(per.sum(0))
+        out["2_5d_direction_merged"] = list(per.sum(1))
+        out["2_5d_merged"] = [per.sum((0, 1))]
+    if three_d:
+        d3 = [glcm_counts(levels, ng, _scaled(d, distance)).sum(0) for d in DIRECTIONS_3D]
+        out["3d_averaged"] = d3
+        out["3d_merged"] = [np.sum(d3, axis=0)]
+    return out
 
 
 def compute(ctx: RoiContext) -> list[FeatureValue]:
     out: list[FeatureValue] = []
-    groups = matrices(ctx.levels, ctx.n_levels, ctx.settings.glcm_distance)
+    two_d, three_d = wanted_dimensions(ctx.settings.aggregations)
+    groups = matrices(ctx.levels, ctx.n_levels, ctx.settings.glcm_distance, two_d, three_d)
     for aggregation, mats in groups.items():
         args = [(Glcm(m),) for m in mats if m.sum() > 0]
         out.extend(averaged(FAMILY_KEY, FEATURES, args, aggregation))

@@ -15,6 +15,7 @@ from scipy import ndimage
 from imaging.radiomics.context import RoiContext
 from imaging.radiomics.glszm import aggregate
 from imaging.radiomics.registry import Family, FeatureValue
+from imaging.radiomics.texture import wanted_dimensions
 from imaging.radiomics.zone_matrix import family_features
 from imaging.radiomics.zones import Zones, find_zones, zone_matrices
 
@@ -64,12 +65,16 @@ def zone_distance(zones: Zones, distances: np.ndarray) -> np.ndarray:
 
 def compute(ctx: RoiContext) -> list[FeatureValue]:
     levels, ng, morph = ctx.levels, ctx.n_levels, ctx.roi.morphological
-    z2 = find_zones(levels, ng, two_d=True)
-    z3 = find_zones(levels, ng, two_d=False)
-    d2 = zone_distance(z2, distance_map(morph, two_d=True))
-    d3 = zone_distance(z3, distance_map(morph, two_d=False))
-    m2d = zone_matrices(z2, d2, ng, per_slice=True, n_slices=levels.shape[0])
-    m3d = zone_matrices(z3, d3, ng, per_slice=False, n_slices=1)
+    two_d, three_d = wanted_dimensions(ctx.settings.aggregations)
+    m2d = m3d = None
+    if two_d:
+        z2 = find_zones(levels, ng, two_d=True)
+        d2 = zone_distance(z2, distance_map(morph, two_d=True))
+        m2d = zone_matrices(z2, d2, ng, per_slice=True, n_slices=levels.shape[0])
+    if three_d:
+        z3 = find_zones(levels, ng, two_d=False)
+        d3 = zone_distance(z3, distance_map(morph, two_d=False))
+        m3d = zone_matrices(z3, d3, ng, per_slice=False, n_slices=1)
     return aggregate(FAMILY_KEY, FEATURES, m2d, m3d, ctx.roi.intensity)
 
 

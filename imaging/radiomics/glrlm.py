@@ -12,7 +12,13 @@ import numpy as np
 
 from imaging.radiomics.context import RoiContext
 from imaging.radiomics.registry import Family, FeatureValue, averaged
-from imaging.radiomics.texture import DIRECTIONS_2D, DIRECTIONS_3D, shifted_pairs, slice_indices
+from imaging.radiomics.texture import (
+    DIRECTIONS_2D,
+    DIRECTIONS_3D,
+    shifted_pairs,
+    slice_indices,
+    wanted_dimensions,
+)
 from imaging.radiomics.zone_matrix import ZoneMatrix, family_features
 
 FAMILY_KEY = "rlm"
@@ -70,23 +76,28 @@ def _zm(m: np.ndarray) -> ZoneMatrix:
     return ZoneMatrix(m, float(np.sum(m * np.arange(1, m.shape[-1] + 1))))
 
 
-def matrices(levels: np.ndarray, ng: int) -> dict[str, list[np.ndarray]]:
-    d3 = _pad([run_counts(levels, ng, d).sum(0) for d in DIRECTIONS_3D])
-    per = np.stack(_pad([run_counts(levels, ng, d) for d in DIRECTIONS_2D]))
-    per = per[:, slice_indices(levels > 0)]  # (direction, slice, Ng, Nj)
-    return {
-        "2d_averaged": list(per.reshape(-1, *per.shape[2:])),
-        "2d_slice_merged": list(per.sum(0)),
-        "2_5d_direction_merged": list(per.sum(1)),
-        "2_5d_merged": [per.sum((0, 1))],
-        "3d_averaged": d3,
-        "3d_merged": [np.sum(d3, axis=0)],
-    }
+def matrices(
+    levels: np.ndarray, ng: int, two_d: bool = True, three_d: bool = True
+) -> dict[str, list[np.ndarray]]:
+    out: dict[str, list[np.ndarray]] = {}
+    if two_d:
+        per = np.stack(_pad([run_counts(levels, ng, d) for d in DIRECTIONS_2D]))
+        per = per[:, slice_indices(levels > 0)]  # (direction, slice, Ng, Nj)
+        out["2d_averaged"] = list(per.reshape(-1, *per.shape[2:]))
+        out["2d_slice_merged"] = list(per.sum(0))
+        out["2_5d_direction_merged"] = list(per.sum(1))
+        out["2_5d_merged"] = [per.sum((0, 1))]
+    if three_d:
+        d3 = _pad([run_counts(levels, ng, d).sum(0) for d in DIRECTIONS_3D])
+        out["3d_averaged"] = d3
+        out["3d_merged"] = [np.sum(d3, axis=0)]
+    return out
 
 
 def compute(ctx: RoiContext) -> list[FeatureValue]:
     out: list[FeatureValue] = []
-    for aggregation, mats in matrices(ctx.levels, ctx.n_levels).items():
+    two_d, three_d = wanted_dimensions(ctx.settings.aggregations)
+    for aggregation, mats in matrices(ctx.levels, ctx.n_levels, two_d, three_d).items():
         args = [(_zm(m),) for m in mats if m.sum() > 0]
         out.extend(averaged(FAMILY_KEY, FEATURES, args, aggregation))
     return out

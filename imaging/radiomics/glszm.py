@@ -11,7 +11,7 @@ import numpy as np
 
 from imaging.radiomics.context import RoiContext
 from imaging.radiomics.registry import Family, Feature, FeatureValue, averaged
-from imaging.radiomics.texture import slice_indices
+from imaging.radiomics.texture import slice_indices, wanted_dimensions
 from imaging.radiomics.zone_matrix import ZoneMatrix, family_features
 from imaging.radiomics.zones import find_zones, zone_matrices
 
@@ -46,25 +46,33 @@ def per_slice_voxels(mask: np.ndarray) -> np.ndarray:
 def aggregate(
     family: str,
     features: tuple[Feature, ...],
-    m2d: np.ndarray,
-    m3d: np.ndarray,
+    m2d: np.ndarray | None,
+    m3d: np.ndarray | None,
     mask: np.ndarray,
 ) -> list[FeatureValue]:
-    """2D (averaged over slices), 2.5D (slices merged) and 3D features of zone-type matrices."""
+    """2D (averaged over slices), 2.5D (slices merged) and 3D features of zone-type matrices;
+    a ``None`` matrix skips its dimension."""
     nv = per_slice_voxels(mask)
     present = slice_indices(mask)
-    out = averaged(family, features, [(ZoneMatrix(m2d[z], nv[z]),) for z in present], "2d")
-    out += averaged(family, features, [(ZoneMatrix(m2d[present].sum(0), nv.sum()),)], "2_5d")
-    out += averaged(family, features, [(ZoneMatrix(m3d[0], nv.sum()),)], "3d")
+    out: list[FeatureValue] = []
+    if m2d is not None:
+        out += averaged(family, features, [(ZoneMatrix(m2d[z], nv[z]),) for z in present], "2d")
+        out += averaged(family, features, [(ZoneMatrix(m2d[present].sum(0), nv.sum()),)], "2_5d")
+    if m3d is not None:
+        out += averaged(family, features, [(ZoneMatrix(m3d[0], nv.sum()),)], "3d")
     return out
 
 
 def compute(ctx: RoiContext) -> list[FeatureValue]:
     levels, ng = ctx.levels, ctx.n_levels
-    z2 = find_zones(levels, ng, two_d=True)
-    z3 = find_zones(levels, ng, two_d=False)
-    m2d = zone_matrices(z2, z2.size, ng, per_slice=True, n_slices=levels.shape[0])
-    m3d = zone_matrices(z3, z3.size, ng, per_slice=False, n_slices=1)
+    two_d, three_d = wanted_dimensions(ctx.settings.aggregations)
+    m2d = m3d = None
+    if two_d:
+        z2 = find_zones(levels, ng, two_d=True)
+        m2d = zone_matrices(z2, z2.size, ng, per_slice=True, n_slices=levels.shape[0])
+    if three_d:
+        z3 = find_zones(levels, ng, two_d=False)
+        m3d = zone_matrices(z3, z3.size, ng, per_slice=False, n_slices=1)
     return aggregate(FAMILY_KEY, FEATURES, m2d, m3d, ctx.roi.intensity)
 
 

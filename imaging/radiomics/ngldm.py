@@ -15,7 +15,7 @@ import numpy as np
 from imaging.radiomics.context import RoiContext
 from imaging.radiomics.glszm import aggregate
 from imaging.radiomics.registry import Family, FeatureValue
-from imaging.radiomics.texture import shifted_pairs
+from imaging.radiomics.texture import shifted_pairs, wanted_dimensions
 from imaging.radiomics.zone_matrix import energy, entry, family_features
 
 FAMILY_KEY = "ngl"
@@ -69,10 +69,14 @@ def matrix(levels: np.ndarray, ng: int, dep: np.ndarray, per_slice: bool) -> np.
 
 def compute(ctx: RoiContext) -> list[FeatureValue]:
     levels, ng, s = ctx.levels, ctx.n_levels, ctx.settings
-    dep2 = dependence(levels, True, s.ngldm_coarseness, s.ngldm_distance)
-    dep3 = dependence(levels, False, s.ngldm_coarseness, s.ngldm_distance)
-    m2d = matrix(levels, ng, dep2, per_slice=True)
-    m3d = matrix(levels, ng, dep3, per_slice=False)
+    two_d, three_d = wanted_dimensions(s.aggregations)
+    m2d = m3d = None
+    if two_d:
+        dep2 = dependence(levels, True, s.ngldm_coarseness, s.ngldm_distance)
+        m2d = matrix(levels, ng, dep2, per_slice=True)
+    if three_d:
+        dep3 = dependence(levels, False, s.ngldm_coarseness, s.ngldm_distance)
+        m3d = matrix(levels, ng, dep3, per_slice=False)
     return aggregate(FAMILY_KEY, FEATURES, m2d, m3d, ctx.roi.intensity)
 
 

@@ -14,7 +14,7 @@ from scipy import ndimage
 
 from imaging.radiomics.context import RoiContext
 from imaging.radiomics.registry import Family, Feature, FeatureValue, averaged, feature
-from imaging.radiomics.texture import neighbour_kernel, slice_indices
+from imaging.radiomics.texture import neighbour_kernel, slice_indices, wanted_dimensions
 
 FAMILY_KEY = "ngt"
 
@@ -93,12 +93,16 @@ def ngtdm_per_slice(
 def compute(ctx: RoiContext) -> list[FeatureValue]:
     levels, ng = ctx.levels, ctx.n_levels
     distance = ctx.settings.glcm_distance  # IBSI: one distance for GLCM, NGTDM and NGLDM
-    s2, n2 = ngtdm_per_slice(levels, ng, two_d=True, distance=distance)
-    s3, n3 = ngtdm_per_slice(levels, ng, two_d=False, distance=distance)
-    present = [z for z in slice_indices(levels > 0) if n2[z].sum() > 0]
-    out = averaged(FAMILY_KEY, FEATURES, [(Ngtdm(s2[z], n2[z]),) for z in present], "2d")
-    out += averaged(FAMILY_KEY, FEATURES, [(Ngtdm(s2.sum(0), n2.sum(0)),)], "2_5d")
-    out += averaged(FAMILY_KEY, FEATURES, [(Ngtdm(s3[0], n3[0]),)], "3d")
+    two_d, three_d = wanted_dimensions(ctx.settings.aggregations)
+    out: list[FeatureValue] = []
+    if two_d:
+        s2, n2 = ngtdm_per_slice(levels, ng, two_d=True, distance=distance)
+        present = [z for z in slice_indices(levels > 0) if n2[z].sum() > 0]
+        out += averaged(FAMILY_KEY, FEATURES, [(Ngtdm(s2[z], n2[z]),) for z in present], "2d")
+        out += averaged(FAMILY_KEY, FEATURES, [(Ngtdm(s2.sum(0), n2.sum(0)),)], "2_5d")
+    if three_d:
+        s3, n3 = ngtdm_per_slice(levels, ng, two_d=False, distance=distance)
+        out += averaged(FAMILY_KEY, FEATURES, [(Ngtdm(s3[0], n3[0]),)], "3d")
     return out
 
 

@@ -39,6 +39,15 @@ def neighbour_kernel(two_d: bool, distance: int = 1) -> np.ndarray:
     return kernel
 
 
+def wanted_dimensions(aggregations: tuple[str, ...]) -> tuple[bool, bool]:
+    """(2D/2.5D wanted, 3D wanted) for a settings' aggregation list (empty: both)."""
+    if not aggregations:
+        return True, True
+    return any(a.startswith("2") for a in aggregations), any(
+        a.startswith("3") for a in aggregations
+    )
+
+
 def slice_indices(mask: np.ndarray) -> np.ndarray:
     """The slices (z) that hold at least one ROI voxel."""
     return np.nonzero(mask.reshape(mask.shape[0], -1).any(axis=1))[0]
