@@ -53,3 +53,15 @@ def test_feature_matches_ibsi_digital_phantom_reference(
 ) -> None:
     (result,) = compare([row], phantom_features)
     assert result.matched, f"{row.family}: {row.label}: {result.reason}"
+
+
+def test_feature_keys_are_unique_and_stable(phantom_features: list[FeatureValue]) -> None:
+    keys = [v.key for v in phantom_features]
+    assert len(keys) == len(set(keys))
+    # Outcome models read features by these names; renaming one breaks stored models.
+    assert {
+        "morph_volume",
+        "stat_mean",
+        "cm_joint_max_3d_merged",
+        "ngl_dependence_count_energy_3d",
+    } <= set(keys)

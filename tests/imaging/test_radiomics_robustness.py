@@ -58,3 +58,16 @@ def test_a_roi_lost_to_resegmentation_is_reported() -> None:
 def test_mask_on_another_grid_is_rejected() -> None:
     with pytest.raises(ValueError, match="differs from image shape"):
         extract_features(Image(_noise(), (1, 1, 1)), np.ones((2, 2, 2), bool), preset("ibsi-A"))
+
+
+def test_any_volume_with_array_and_spacing_is_accepted() -> None:
+    # imaging.dicom.Volume exposes array (z, y, x) and spacing (z, y, x) mm; duck typing keeps
+    # the engine free of that import.
+    class Volume:
+        array = _noise()
+        spacing = (2.5, 0.8, 0.8)
+
+    mask = _mask(slice(3, 9), slice(5, 15), slice(6, 18))
+    direct = extract_features(Image(Volume.array, Volume.spacing), mask, preset("ibsi-A"))
+    via_volume = extract_features(Volume(), mask, preset("ibsi-A"))
+    assert [v.value for v in via_volume] == [v.value for v in direct]
