@@ -79,7 +79,9 @@ def _build(build: str | None) -> GenomeBuild | None:
     return None
 
 
-def parse_source(data: bytes, fmt: str, *, build: str | None = None) -> ParsedReport:
+def parse_source(
+    data: bytes, fmt: str, *, build: str | None = None, tumour_sample: str | None = None
+) -> ParsedReport:
     """Parse a file's bytes (plain or bgzipped) with the importer registered for `fmt` (vcf,
     maf, tsv). Raises GenomicsParseError with the line number and reason."""
     from genomics.variants.formats import PARSERS
@@ -90,7 +92,7 @@ def parse_source(data: bytes, fmt: str, *, build: str | None = None) -> ParsedRe
     # Bytes, never str: the library reads a str as a path.
     if fmt == "tsv":
         return parser(data)
-    return parser(data, build=_build(build))
+    return parser(data, build=_build(build), tumour_sample=tumour_sample)
 
 
 def parse_payload_mapping(payload: Mapping[str, Any]) -> ParsedReport:

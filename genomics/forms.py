@@ -33,6 +33,15 @@ class GenomicUploadForm(forms.Form):
         choices=[("", "From the file name"), *FILE_FORMATS],
         required=False,
     )
+    tumour_sample = forms.CharField(
+        label="Tumour sample",
+        max_length=100,
+        required=False,
+        help_text=(
+            "The tumour sample's column in a tumour/normal VCF or MAF; needed only when the file "
+            "does not say which sample is the tumour."
+        ),
+    )
     assay_name = forms.CharField(label="Assay or panel", max_length=200)
     covered_mb = forms.FloatField(
         label="Covered territory (Mb)",

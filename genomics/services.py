@@ -82,6 +82,8 @@ class ReportSource:
     data: bytes = b""
     payload: Mapping[str, Any] | None = None
     filename: str = ""
+    # The tumour sample's column in a tumour/normal VCF or MAF, when the file does not say which.
+    tumour_sample: str = ""
 
     def canonical_bytes(self) -> bytes:
         if self.format == SourceFormat.JSON:
@@ -232,7 +234,12 @@ def _parse(source: ReportSource, meta: ReportMetadata) -> analysis.ParsedReport:
         return analysis.parse_payload_mapping(source.payload or {})
     if source.format not in SourceFormat.values:
         raise analysis.GenomicsParseError(f"unsupported format {source.format!r}")
-    return analysis.parse_source(source.data, source.format, build=meta.genome_build or None)
+    return analysis.parse_source(
+        source.data,
+        source.format,
+        build=meta.genome_build or None,
+        tumour_sample=source.tumour_sample or None,
+    )
 
 
 def genomic_report_preview(

@@ -112,6 +112,7 @@ def _token_for(
             "sha256": sha256,
             "format": d["source_format"],
             "filename": d["file"].name or "",
+            "tumour_sample": d["tumour_sample"],
             "meta": {
                 "assay_name": d["assay_name"],
                 "covered_mb": d["covered_mb"],
@@ -165,7 +166,10 @@ def _confirm(request: HttpRequest, user: User, patient: Patient) -> HttpResponse
         messages.error(request, "That preview has expired or is not valid; upload the file again.")
         return redirect(new_url)
     source = services.ReportSource(
-        format=data["format"], data=content, filename=str(data["filename"])
+        format=data["format"],
+        data=content,
+        filename=str(data["filename"]),
+        tumour_sample=str(data.get("tumour_sample", "")),
     )
     try:
         saved = services.genomic_report_create(
@@ -201,6 +205,7 @@ def report_create(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
             format=form.cleaned_data["source_format"],
             data=data,
             filename=form.cleaned_data["file"].name or "",
+            tumour_sample=form.cleaned_data["tumour_sample"],
         )
         preview = services.genomic_report_preview(
             user=user, patient=patient, source=source, metadata=form.metadata()

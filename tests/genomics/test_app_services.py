@@ -359,3 +359,24 @@ def test_the_feature_vector_for_the_outcome_models_is_kept_with_the_report(world
     assert features["BRCA2_mut"] == 0.0  # filtered out by the caller
     assert features["TMB"] == pytest.approx(2 / 1.2)
     assert features["MSI_H"] is None  # the VCF does not say: not measured, not MSS
+
+
+def test_a_tumour_normal_vcf_without_a_hint_needs_the_tumour_sample_named(world: World):
+    fixture = Path(__file__).parent / "fixtures" / "tumour_normal_vep.vcf"
+    lines = fixture.read_bytes().splitlines(keepends=True)
+    data = b"".join(line for line in lines if not line.startswith(b"##tumor_sample"))
+
+    unnamed = services.genomic_report_preview(
+        user=world.member, patient=world.patient, source=vcf_source(data), metadata=meta()
+    )
+    assert not unnamed.ok
+    assert any("tumour sample" in p.reason.lower() for p in unnamed.problems)
+
+    named = services.genomic_report_preview(
+        user=world.member,
+        patient=world.patient,
+        source=services.ReportSource(format="vcf", data=data, tumour_sample="PATIENT7_T"),
+        metadata=meta(),
+    )
+    assert named.ok, named.problems
+    assert named.counts["variants"] > 0
