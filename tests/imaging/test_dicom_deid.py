@@ -432,3 +432,20 @@ def test_derived_reformats_and_objects_without_pixels_are_not_quarantined():
 def test_invalid_pseudonym_is_refused():
     with pytest.raises(ValueError, match="pseudonym"):
         deidentify(ct_slice(0), uid_map=InMemoryUidMap(), date_offset_days=0, patient_pseudonym="")
+
+
+def test_a_uid_planted_in_every_uid_row_of_the_table_is_replaced_at_every_depth():
+    ds = ct_slice(0)
+    nested = Dataset()
+    planted = []
+    for tag, row in TABLE_E1_1.items():
+        if tag >> 16 < 0x0008 or dictionary_VR(tag) != "UI" or row.basic not in ("U", "D"):
+            continue
+        for target in (ds, nested):
+            uid = f"1.2.826.0.1.999.{1000 + len(planted)}"
+            target.add_new(tag, "UI", uid)
+            planted.append(uid)
+    ds.ReferencedSeriesSequence = Sequence([nested])
+    assert len(planted) > 100
+    data = write(run(ds).dataset)
+    assert [uid for uid in planted if uid.encode() in data] == []
