@@ -52,15 +52,19 @@ def run_counts(levels: np.ndarray, ng: int, offset: tuple[int, int, int]) -> np.
     same[a] = (levels[a] > 0) & (levels[a] == levels[b])
     starts = levels > 0
     starts[b] &= ~same[a]  # a run starts where the voxel at -offset does not continue into it
-    length = (levels > 0).astype(np.int64)
-    while True:  # length(v) = 1 + length(v + offset) along a run; converges in max-run steps
-        new = length.copy()
-        new[a] = np.where(same[a], 1 + length[b], length[a])
-        if np.array_equal(new, length):
-            break
-        length = new
+    # steps(v) = how many times the run continues from v, by pointer jumping: after the pass
+    # with jump k it is exact up to 2k (min(true, 2k)), so log2(max dimension) passes suffice.
+    steps = same.astype(np.int64)
+    k = 1
+    while k < max(levels.shape):
+        off = (offset[0] * k, offset[1] * k, offset[2] * k)
+        src, dst = shifted_pairs(levels.shape, off)
+        ahead = np.zeros_like(steps)
+        ahead[src] = steps[dst]
+        steps = steps + np.where(steps == k, ahead, 0)
+        k *= 2
     z = np.nonzero(starts)[0]
-    runs = length[starts]
+    runs = steps[starts] + 1
     nj = int(runs.max()) if runs.size else 1
     index = (z * ng + levels[starts] - 1) * nj + runs - 1
     counts = np.bincount(index, minlength=levels.shape[0] * ng * nj)

@@ -46,20 +46,24 @@ def per_slice_voxels(mask: np.ndarray) -> np.ndarray:
 def aggregate(
     family: str,
     features: tuple[Feature, ...],
-    m2d: np.ndarray | None,
-    m3d: np.ndarray | None,
+    m2d: tuple[np.ndarray, np.ndarray] | None,
+    m3d: tuple[np.ndarray, np.ndarray] | None,
     mask: np.ndarray,
 ) -> list[FeatureValue]:
     """2D (averaged over slices), 2.5D (slices merged) and 3D features of zone-type matrices;
-    a ``None`` matrix skips its dimension."""
+    each matrix comes with its column values (see ``zone_matrices``); ``None`` skips it."""
     nv = per_slice_voxels(mask)
     present = slice_indices(mask)
     out: list[FeatureValue] = []
     if m2d is not None:
-        out += averaged(family, features, [(ZoneMatrix(m2d[z], nv[z]),) for z in present], "2d")
-        out += averaged(family, features, [(ZoneMatrix(m2d[present].sum(0), nv.sum()),)], "2_5d")
+        m, cols = m2d
+        per = [(ZoneMatrix(m[z], nv[z], cols),) for z in present]
+        out += averaged(family, features, per, "2d")
+        merged = [(ZoneMatrix(m[present].sum(0), nv.sum(), cols),)]
+        out += averaged(family, features, merged, "2_5d")
     if m3d is not None:
-        out += averaged(family, features, [(ZoneMatrix(m3d[0], nv.sum()),)], "3d")
+        m, cols = m3d
+        out += averaged(family, features, [(ZoneMatrix(m[0], nv.sum(), cols),)], "3d")
     return out
 
 

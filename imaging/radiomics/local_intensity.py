@@ -9,7 +9,7 @@ Voxels beyond the image border are not counted.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, signal
 
 from imaging.radiomics.context import RoiContext
 from imaging.radiomics.registry import Family, Feature, FeatureValue, evaluate, feature
@@ -27,9 +27,13 @@ def sphere_kernel(spacing: tuple[float, float, float]) -> np.ndarray:
 
 
 def local_means(array: np.ndarray, spacing: tuple[float, float, float]) -> np.ndarray:
-    kernel = sphere_kernel(spacing)
-    sums = ndimage.correlate(array.astype(np.float64), kernel, mode="constant", cval=0.0)
-    counts = ndimage.correlate(np.ones(array.shape), kernel, mode="constant", cval=0.0)
+    kernel = sphere_kernel(spacing)  # symmetric, so convolution equals correlation
+    if array.size * kernel.size < 5e7:
+        sums = ndimage.correlate(array.astype(np.float64), kernel, mode="constant", cval=0.0)
+        counts = ndimage.correlate(np.ones(array.shape), kernel, mode="constant", cval=0.0)
+    else:  # large ROIs: FFT convolution (zero padding = voxels beyond the border not counted)
+        sums = signal.fftconvolve(array.astype(np.float64), kernel, mode="same")
+        counts = np.rint(signal.fftconvolve(np.ones(array.shape), kernel, mode="same"))
     return sums / counts
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 from functools import cached_property
 
 import numpy as np
-from scipy import signal, special
+from scipy import fft as sp_fft
+from scipy import special
 from scipy.spatial import ConvexHull
 from scipy.spatial.distance import pdist
 from skimage import measure
@@ -250,13 +251,30 @@ def _pair_sums(s: Shape) -> tuple[float, float, float, float, int]:
     n = int(m.sum())
     mu = float(x.sum() / n)
     d = (x - mu) * m
-    axes = [np.arange(-(k - 1), k) * sp for k, sp in zip(m.shape, s.spacing, strict=True)]
-    grid = np.meshgrid(*axes, indexing="ij")
-    dist = np.sqrt(sum(g**2 for g in grid))
-    with np.errstate(divide="ignore"):
-        kernel = np.where(dist > 0, 1.0 / dist, 0.0)
-    km = signal.fftconvolve(m, kernel, mode="same")
-    kd = signal.fftconvolve(d, kernel, mode="same")
+    # Circular convolution of length L >= 2n - 1 per axis is alias-free for offsets in
+    # [-(n-1), n-1]; the kernel is laid out circularly (offset o at index o mod L).
+    size = [sp_fft.next_fast_len(2 * k - 1, real=True) for k in m.shape]
+    axes = []
+    for n_ax, length, sp in zip(m.shape, size, s.spacing, strict=True):
+        i = np.arange(length)
+        off = np.where(i < n_ax, i, i - length).astype(np.float64)
+        off[(i >= n_ax) & (i <= length - n_ax)] = np.nan  # offsets never needed
+        axes.append(off * sp)
+    grid = np.meshgrid(*axes, indexing="ij", sparse=True)
+    dist = np.sqrt(grid[0] ** 2 + grid[1] ** 2 + grid[2] ** 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kernel = np.where(np.isfinite(dist) & (dist > 0), 1.0 / dist, 0.0)
+    spectrum = sp_fft.rfftn(kernel, size)
+    del kernel, dist
+    crop = tuple(slice(0, k) for k in m.shape)
+
+    def convolve(a: np.ndarray) -> np.ndarray:
+        f = sp_fft.rfftn(a, size)
+        f *= spectrum  # in place: these spectra are the memory peak of the whole extraction
+        return sp_fft.irfftn(f, size)[crop].copy()
+
+    km = convolve(m)
+    kd = convolve(d)
     sw = float(np.sum(m * km))
     sxy = float(np.sum(d * kd))
     sdd = float(2 * np.sum(d**2 * km) - 2 * sxy)

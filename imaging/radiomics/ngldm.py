@@ -58,13 +58,16 @@ def dependence(
     return count
 
 
-def matrix(levels: np.ndarray, ng: int, dep: np.ndarray, per_slice: bool) -> np.ndarray:
+def matrix(
+    levels: np.ndarray, ng: int, dep: np.ndarray, per_slice: bool
+) -> tuple[np.ndarray, np.ndarray]:
     mask = levels > 0
     nj = int(dep.max())
     z = np.nonzero(mask)[0] if per_slice else np.zeros(int(mask.sum()), dtype=np.int64)
     n = levels.shape[0] if per_slice else 1
     index = (z * ng + levels[mask] - 1) * nj + dep[mask] - 1
-    return np.bincount(index, minlength=n * ng * nj).reshape(n, ng, nj).astype(np.float64)
+    counts = np.bincount(index, minlength=n * ng * nj).reshape(n, ng, nj).astype(np.float64)
+    return counts, np.arange(1, nj + 1)
 
 
 def compute(ctx: RoiContext) -> list[FeatureValue]:

@@ -26,8 +26,9 @@ def shifted_pairs(
     """Slices (a, b) such that ``x[b]`` is the neighbour at ``offset`` of ``x[a]``."""
     src, dst = [], []
     for n, d in zip(shape, offset, strict=True):
-        src.append(slice(max(0, -d), n - max(0, d)))
-        dst.append(slice(max(0, d), n - max(0, -d)))
+        # Both slices are empty when |d| >= n (stops clamped at 0 so they never wrap around).
+        src.append(slice(max(0, -d), max(n - max(0, d), 0)))
+        dst.append(slice(max(0, d), max(n - max(0, -d), 0)))
     return tuple(src), tuple(dst)
 
 

@@ -16,12 +16,16 @@ from imaging.radiomics.registry import Feature
 
 
 class ZoneMatrix:
-    def __init__(self, counts: np.ndarray, n_voxels: float):
+    def __init__(self, counts: np.ndarray, n_voxels: float, columns: np.ndarray | None = None):
+        """``columns`` are the j values of the matrix columns (default 1..Nj); zone sizes are
+        sparse, so size-zone matrices keep only the sizes that occur."""
         self.m = counts.astype(np.float64)
         self.ns = float(self.m.sum())
         self.nv = float(n_voxels)
         self.i = np.arange(1, self.m.shape[0] + 1, dtype=np.float64)[:, None]
-        self.j = np.arange(1, self.m.shape[1] + 1, dtype=np.float64)[None, :]
+        if columns is None:
+            columns = np.arange(1, self.m.shape[1] + 1)
+        self.j = np.asarray(columns, dtype=np.float64)[None, :]
         self.p = self.m / self.ns
 
 

@@ -48,10 +48,13 @@ def find_zones(levels: np.ndarray, ng: int, two_d: bool) -> Zones:
 
 def zone_matrices(
     zones: Zones, column: np.ndarray, ng: int, per_slice: bool, n_slices: int
-) -> np.ndarray:
-    """Counts M[slice, level - 1, column - 1] (one slice when not ``per_slice``)."""
-    nj = int(column.max()) if column.size else 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Counts M[slice, level - 1, c] over the distinct column values (sizes or distances) that
+    occur, and those values; one slice when not ``per_slice``."""
+    values, col = np.unique(column, return_inverse=True)
+    nj = max(values.size, 1)
     s = zones.slice if per_slice else np.zeros_like(zones.slice)
     n = n_slices if per_slice else 1
-    index = (s * ng + zones.level - 1) * nj + column - 1
-    return np.bincount(index, minlength=n * ng * nj).reshape(n, ng, nj).astype(np.float64)
+    index = (s * ng + zones.level - 1) * nj + col
+    counts = np.bincount(index, minlength=n * ng * nj).reshape(n, ng, nj).astype(np.float64)
+    return counts, values if values.size else np.ones(1, dtype=np.int64)
