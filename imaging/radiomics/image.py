@@ -39,7 +39,9 @@ class Image:
         if isinstance(volume, Image):
             return volume
         spacing = tuple(float(s) for s in volume.spacing)
-        return cls(np.asarray(volume.array, dtype=np.float64), spacing)  # type: ignore[arg-type]
+        # No dtype conversion here: a whole CT in float64 is ~250 MB; crop_to_roi converts
+        # only the region around the ROI.
+        return cls(np.asarray(volume.array), spacing)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,6 @@ def crop_to_roi(image: Image, roi: Roi, margin: int = 0) -> tuple[Image, Roi]:
     hi = [min(int(i.max()) + margin + 1, n) for i, n in zip(idx, union.shape, strict=True)]
     box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
     return (
-        Image(image.array[box], image.spacing),
+        Image(np.asarray(image.array[box], dtype=np.float64), image.spacing),
         Roi(roi.morphological[box], roi.intensity[box]),
     )
