@@ -48,10 +48,33 @@ def test_cli_reports_a_missing_mask(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_cli_rejects_non_nifti_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_rejects_a_single_file_that_is_not_nifti(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "ct.dcm").write_bytes(b"")
     assert main([str(tmp_path / "ct.dcm"), str(tmp_path / "ct.dcm"), "--preset", "ibsi-A"]) == 2
-    assert "NIfTI" in capsys.readouterr().err
+    assert "DICOM series folder" in capsys.readouterr().err
+
+
+def test_cli_reads_a_dicom_series_with_its_rtstruct(tmp_path: Path) -> None:
+    folder = ("ibsi", "ibsi_1_ct_radiomics_phantom", "dicom")
+    series = shared_data(*folder, "image")
+    rtstruct = shared_data(*folder, "mask", "DCM_RS_00060.dcm")
+    out = tmp_path / "f.csv"
+    args = [str(series), str(rtstruct), "--roi", "GTV-1", "--preset", "ibsi-A", "--out", str(out)]
+    assert main(args) == 0
+    with open(out, newline="", encoding="utf-8") as fh:
+        by_key = {r["feature"]: float(r["value"]) for r in csv.DictReader(fh)}
+    # IBSI manual, CT phantom configuration A: mesh volume 3.58e5 mm^3 +/- 5e3 (RNU0).
+    assert by_key["morph_volume"] == pytest.approx(3.58e5, abs=5e3)
+
+
+def test_cli_names_a_missing_roi(capsys: pytest.CaptureFixture[str]) -> None:
+    folder = ("ibsi", "ibsi_1_ct_radiomics_phantom", "dicom")
+    series = shared_data(*folder, "image")
+    rtstruct = shared_data(*folder, "mask", "DCM_RS_00060.dcm")
+    assert main([str(series), str(rtstruct), "--roi", "nope", "--preset", "ibsi-A"]) == 2
+    assert "nope" in capsys.readouterr().err
 
 
 def test_module_entry_point_runs() -> None:
