@@ -93,8 +93,9 @@ def curve(values: np.ndarray, settings: RadiomicsSettings) -> Curve:
     rng = settings.resegmentation_range
     if method.method == "none":
         levels = np.rint(values).astype(np.int64)
-        lo = int(np.rint(rng[0])) if rng else int(levels.min())
-        hi = int(np.rint(rng[1])) if rng else int(levels.max())
+        # An open range end (e.g. PET [0, inf)) falls back to the ROI extreme.
+        lo = int(np.rint(rng[0])) if rng and np.isfinite(rng[0]) else int(levels.min())
+        hi = int(np.rint(rng[1])) if rng and np.isfinite(rng[1]) else int(levels.max())
         grid = np.arange(lo, hi + 1)
         intensities: np.ndarray = grid.astype(np.float64)
     else:

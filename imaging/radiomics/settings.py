@@ -3,7 +3,8 @@
 Presets ``ibsi-A`` .. ``ibsi-E`` transcribe the CT phantom configurations of the IBSI reference
 manual (Zwanenburg et al., arXiv:1612.07003, chapter 5 "Reference data sets", table of
 configurations A-E); ``ibsi-phantom`` follows the digital phantom instructions (grey levels used
-directly, no interpolation, distance 1); ``ct-default`` is a pragmatic CT preset.
+directly, no interpolation, distance 1); ``ct-default``, ``mr-default`` and ``pet-default`` are
+pragmatic per-modality starting points (not IBSI-validated configurations).
 """
 
 from __future__ import annotations
@@ -163,6 +164,25 @@ PRESETS: dict[str, RadiomicsSettings] = {
         outlier_sigma=3.0,
         texture_discretisation=_fbn(32),
         ivh_discretisation=_fbn(1000),
+    ),
+    # MR intensities have no absolute scale: no range, 3-sigma outlier filtering, FBN.
+    "mr-default": RadiomicsSettings(
+        name="mr-default",
+        resampled_spacing_mm=(1.0, 1.0, 1.0),
+        interpolation="trilinear",
+        outlier_sigma=3.0,
+        texture_discretisation=_fbn(32),
+        aggregations=AGGREGATIONS_3D,
+    ),
+    # PET in SUV: range [0, inf) so fixed bins of 0.25 SUV start at SUV 0.
+    "pet-default": RadiomicsSettings(
+        name="pet-default",
+        resampled_spacing_mm=(3.0, 3.0, 3.0),
+        interpolation="trilinear",
+        resegmentation_range=(0.0, float("inf")),
+        texture_discretisation=_fbs(0.25),
+        ivh_discretisation=_fbs(0.1),
+        aggregations=AGGREGATIONS_3D,
     ),
     "ct-default": RadiomicsSettings(
         name="ct-default",
