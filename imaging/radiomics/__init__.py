@@ -2,10 +2,10 @@
 
 Public API::
 
-    from imaging.radiomics import Image, extract, extract_features, load_nifti, preset
+    from imaging.radiomics import extract, load_image_and_mask, preset
 
-    image = load_nifti("ct.nii.gz")                      # or any object with .array/.spacing
-    mask = load_nifti("mask.nii.gz").array > 0           # same grid, (z, y, x)
+    image, mask = load_image_and_mask("ct.nii.gz", "mask.nii.gz")   # or series dir + RTSTRUCT
+    # image: any object with .array (z, y, x) and .spacing (z, y, x) mm, e.g. imaging.dicom.Volume
     result = extract(image, mask, preset("ibsi-A"))      # FeatureSet(values, provenance)
     for v in result.values:
         print(v.key, v.ibsi_code, v.value)
@@ -15,6 +15,7 @@ Families and their features are registered explicitly in :mod:`imaging.radiomics
 
 from imaging.radiomics.families import FAMILIES
 from imaging.radiomics.image import Image, Roi, load_nifti
+from imaging.radiomics.inputs import InputError, load_image_and_mask
 from imaging.radiomics.pipeline import extract, extract_features
 from imaging.radiomics.provenance import ENGINE_VERSION, FeatureSet
 from imaging.radiomics.registry import Feature, FeatureValue
@@ -29,10 +30,12 @@ __all__ = [
     "FeatureSet",
     "FeatureValue",
     "Image",
+    "InputError",
     "RadiomicsSettings",
     "Roi",
     "extract",
     "extract_features",
+    "load_image_and_mask",
     "load_nifti",
     "preset",
 ]
