@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "core",
     "oncology",
     "genomics",
+    "imaging",
 ]
 
 MIDDLEWARE = [
