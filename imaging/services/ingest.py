@@ -500,7 +500,7 @@ def ingest_audit(
             object_id=studies[0] if len(studies) == 1 else "",
             patient_id=patient_id,
             institution_id=institution.pk,
-            detail={"channel": channel, "instances": len(rows), "studies": studies},
+            detail={"format": f"dicom:{channel}", "count": len(rows), "result": studies},
         )
     if held:
         audit_record(
@@ -508,5 +508,5 @@ def ingest_audit(
             action=AuditAction.IMPORT,
             object_type=AUDIT_UNMATCHED,
             institution_id=institution.pk,
-            detail={"channel": channel, "instances": held},
+            detail={"format": f"dicom:{channel}", "count": held},
         )
