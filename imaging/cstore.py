@@ -1,0 +1,253 @@
+"""The DICOM C-STORE door: a pynetdicom Storage SCP that hands every instance to `dicom_ingest`.
+
+A PACS or a modality pushes a study; each C-STORE request becomes one call of
+``imaging.services.ingest.dicom_ingest(..., channel="cstore")`` with the instance encoded as a
+DICOM file (preamble, file meta with the negotiated transfer syntax, then the dataset exactly as
+it arrived: `Event.encoded_dataset()` does not decode it). Status mapping (PS3.4 Annex B.2.3):
+
+* stored, duplicate, unmatched -> 0x0000 Success. A duplicate is success because the SCU's goal
+  (we hold this SOP Instance) is met and a re-send after a dropped association must not fail;
+  unmatched instances are stored and wait in the data manager's queue.
+* rejected (not decodable, missing tags, unsupported pixel encoding...) -> the service's
+  failure code (0xC000 "Cannot understand", 0xA900 "Data set does not match SOP class"...),
+  with its reason as Error Comment.
+* anything unexpected (database or storage down) -> 0xA700 "Out of resources", so the SCU keeps
+  the instance and retries later. The exception is logged without patient data.
+
+Two network details matter for speed: TCP_NODELAY on accepted sockets (Nagle's algorithm plus
+the peer's delayed ACK otherwise stalls each small C-STORE-RSP for ~40-50 ms, capping a push at
+~20 instances/s) and one database connection per association thread, closed when the
+association ends (pynetdicom runs each association in its own thread; Django's connections are
+per thread and would otherwise leak).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import close_old_connections, connections
+from pydicom.uid import (
+    JPEG2000,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGBaseline8Bit,
+    JPEGExtended12Bit,
+    JPEGLosslessSV1,
+    JPEGLSLossless,
+    JPEGLSNearLossless,
+    RLELossless,
+)
+from pynetdicom import AE, StoragePresentationContexts, evt
+from pynetdicom.events import EventHandlerType
+from pynetdicom.transport import ThreadedAssociationServer
+
+logger = logging.getLogger(__name__)
+
+STATUS_SUCCESS = 0x0000
+STATUS_OUT_OF_RESOURCES = 0xA700
+STATUS_CANNOT_UNDERSTAND = 0xC000
+SUCCESS_OUTCOMES = frozenset({"stored", "duplicate", "unmatched"})
+
+# The uncompressed syntaxes every SCU can send, then the compressed ones PACS commonly use.
+# Whether the pixel data of a given syntax can be decoded is the ingest service's decision
+# (it rejects what it cannot read, with a reason the SCU sees).
+STORAGE_TRANSFER_SYNTAXES = [
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    JPEGBaseline8Bit,
+    JPEGExtended12Bit,
+    JPEGLosslessSV1,
+    JPEGLSLossless,
+    JPEGLSNearLossless,
+    JPEG2000Lossless,
+    JPEG2000,
+    RLELossless,
+]
+
+# Error Comment is LO: at most 64 characters.
+_ERROR_COMMENT_LENGTH = 64
+
+
+class NoDelayAssociationServer(ThreadedAssociationServer):
+    """pynetdicom's threaded server with TCP_NODELAY on every accepted connection.
+
+    pynetdicom has no option for it; `get_request` is where the accepted socket first exists.
+    """
+
+    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
+        client_socket, address = super().get_request()
+        client_socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return client_socket, address
+
+
+def set_nodelay(assoc: Any) -> None:
+    """TCP_NODELAY on an established requestor association (the SCU side of a push)."""
+    sock = getattr(getattr(assoc.dul, "socket", None), "socket", None)
+    if sock is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+@dataclass
+class CStoreCounters:
+    """What the receiver did since it started, by ingest outcome (and "error")."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, outcome: str) -> None:
+        with self._lock:
+            self.counts[outcome] = self.counts.get(outcome, 0) + 1
+
+
+def _default_ingest() -> Callable[..., Any]:
+    # Imported late: the C-STORE door is importable (and testable) on its own.
+    from imaging.services.ingest import dicom_ingest
+
+    return dicom_ingest
+
+
+def _error_comment(reason: str | None) -> str:
+    text = (reason or "rejected").replace("\\", "/")
+    return text.encode("ascii", "replace").decode()[:_ERROR_COMMENT_LENGTH]
+
+
+def _failure(status: int, comment: str) -> Any:
+    from pydicom.dataset import Dataset
+
+    response = Dataset()
+    response.Status = status
+    response.ErrorComment = comment
+    return response
+
+
+def cstore_status(outcome: str, reason: str | None = None, failure_code: int = 0) -> Any:
+    """The C-STORE response for an ingest outcome: 0x0000, or a status dataset with the
+    service's failure code (0xC000 when it gives none) and its reason as Error Comment."""
+    if outcome in SUCCESS_OUTCOMES:
+        return STATUS_SUCCESS
+    return _failure(failure_code or STATUS_CANNOT_UNDERSTAND, _error_comment(reason))
+
+
+def cstore_handlers(
+    *,
+    institution: Any,
+    actor: Any = None,
+    ingest: Callable[..., Any] | None = None,
+    counters: CStoreCounters | None = None,
+) -> list[EventHandlerType]:
+    """pynetdicom event handlers: C-STORE -> `dicom_ingest`, and per-thread connection cleanup."""
+
+    def handle_store(event: Any) -> Any:
+        ingest_fn = ingest or _default_ingest()
+        sop_instance_uid = str(getattr(event.request, "AffectedSOPInstanceUID", "") or "")
+        close_old_connections()
+        try:
+            result = ingest_fn(
+                actor=actor,
+                institution=institution,
+                data=event.encoded_dataset(),
+                filename=f"{sop_instance_uid or 'instance'}.dcm",
+                channel="cstore",
+            )
+        except Exception:
+            # Logged by type only: the message of a parser or database error may quote values.
+            logger.exception("C-STORE ingest failed; the SCU is told to retry later")
+            if counters is not None:
+                counters.add("error")
+            return _failure(STATUS_OUT_OF_RESOURCES, "Storage temporarily unavailable")
+        finally:
+            close_old_connections()
+        if counters is not None:
+            counters.add(result.status)
+        return cstore_status(result.status, result.reason, getattr(result, "failure_code", 0) or 0)
+
+    def close_thread_connections(event: Any) -> None:
+        # Released/aborted fire in the association's thread, the one that ran the stores.
+        connections.close_all()
+
+    return [
+        (evt.EVT_C_STORE, handle_store),
+        (evt.EVT_RELEASED, close_thread_connections),
+        (evt.EVT_ABORTED, close_thread_connections),
+    ]
+
+
+def cstore_ae_create(
+    *, ae_title: str = "ONCOBOARD", calling_ae_titles: Iterable[str] | None = None
+) -> AE:
+    """An AE that accepts the storage SOP classes in `STORAGE_TRANSFER_SYNTAXES`.
+
+    `calling_ae_titles` (optional) is an allow-list: associations from other calling AE titles
+    are rejected at association time (A-ASSOCIATE-RJ, "calling AE title not recognised").
+    """
+    ae = AE(ae_title=ae_title)
+    for context in StoragePresentationContexts:
+        if context.abstract_syntax is not None:
+            ae.add_supported_context(context.abstract_syntax, STORAGE_TRANSFER_SYNTAXES)
+    allowed = [title.strip() for title in calling_ae_titles or () if title.strip()]
+    if allowed:
+        ae.require_calling_aet = allowed
+    # A modality may pause between instances of a study; the default 60 s would drop it.
+    ae.network_timeout = 120
+    ae.maximum_pdu_size = 0  # unlimited: fewer, larger P-DATA PDUs
+    return ae
+
+
+def cstore_server_start(
+    *,
+    institution: Any,
+    host: str = "127.0.0.1",
+    port: int = 11112,
+    ae_title: str = "ONCOBOARD",
+    calling_ae_titles: Iterable[str] | None = None,
+    actor: Any = None,
+    ingest: Callable[..., Any] | None = None,
+    counters: CStoreCounters | None = None,
+) -> NoDelayAssociationServer:
+    """Start the Storage SCP in a background thread and return its server.
+
+    Stop it with `server.shutdown()` (waits for the accept loop; running associations finish
+    their current instance) then `server.server_close()`. ``port=0`` picks a free port:
+    read it back from `server.server_address`.
+    """
+    # pynetdicom logs four INFO lines per instance; at hundreds of instances a second that is
+    # noise and a measurable cost. Its warnings and errors still show.
+    pynetdicom_logger = logging.getLogger("pynetdicom")
+    if pynetdicom_logger.level == logging.NOTSET:
+        pynetdicom_logger.setLevel(logging.WARNING)
+    ae = cstore_ae_create(ae_title=ae_title, calling_ae_titles=calling_ae_titles)
+    handlers = cstore_handlers(
+        institution=institution, actor=actor, ingest=ingest, counters=counters
+    )
+    server = ae.make_server(
+        (host, port), evt_handlers=handlers, server_class=NoDelayAssociationServer
+    )
+    ae._servers.append(server)  # as AE.start_server does: server.shutdown() removes it
+    thread = threading.Thread(target=server.serve_forever, name=f"cstore-scp:{port}", daemon=True)
+    thread.start()
+    return server  # type: ignore[return-value]
+
+
+def cstore_server_stop(server: ThreadedAssociationServer, *, grace_s: float = 30.0) -> int:
+    """Stop accepting, let running associations finish for up to `grace_s` seconds, then abort
+    the rest (the SCU retries what it did not get a response for). Returns how many were
+    aborted."""
+    server.shutdown()
+    deadline = time.monotonic() + grace_s
+    while server.active_associations and time.monotonic() < deadline:
+        time.sleep(0.1)
+    remaining = list(server.active_associations)
+    for assoc in remaining:
+        assoc.abort()
+    return len(remaining)

@@ -1,0 +1,265 @@
+"""The C-STORE door: a real pynetdicom SCU pushes to the Storage SCP over loopback.
+
+The SCP runs in its own threads and reads rows through its own database connections, so these
+tests commit (django_db(transaction=True)) instead of running inside a rolled-back transaction.
+Status codes are those of PS3.4 Annex B.2.3 (Storage Service Class): 0x0000 Success, 0xA7xx
+Refused: Out of Resources, 0xCxxx Error: Cannot understand.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from io import StringIO
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+import pydicom
+import pytest
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+from pydicom.dataset import Dataset
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pynetdicom import AE
+from pynetdicom.sop_class import CTImageStorage
+
+from imaging.cstore import (
+    STATUS_CANNOT_UNDERSTAND,
+    STATUS_OUT_OF_RESOURCES,
+    CStoreCounters,
+    cstore_server_start,
+    cstore_server_stop,
+)
+from imaging.dicom.synthetic import synthetic_series
+from imaging.dicom.volume import volume_from_datasets
+from imaging.models import HeldInstance, Instance, Series, UnmatchedStudy
+from tests.conftest import World
+from tests.factories import PatientFactory
+from tests.shared_data import shared_data
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _series(count: int = 3, *, patient_id: str, seed: int = 1) -> list[Dataset]:
+    stored = np.random.default_rng(seed).integers(0, 2000, (count, 16, 16), dtype=np.int16)
+    datasets = synthetic_series(stored)
+    for ds in datasets:
+        ds.PatientID = patient_id
+    return datasets
+
+
+def _push(
+    port: int, datasets: Sequence[Dataset], *, calling_ae: str = "TESTSCU"
+) -> list[Dataset] | None:
+    """C-STORE every dataset over one association; the response statuses, or None when the
+    association was not accepted."""
+    ae = AE(ae_title=calling_ae)
+    ae.add_requested_context(CTImageStorage, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
+    assoc = ae.associate("127.0.0.1", port, ae_title="ONCOBOARD")
+    if not assoc.is_established:
+        return None
+    try:
+        return [assoc.send_c_store(ds) for ds in datasets]
+    finally:
+        assoc.release()
+
+
+@pytest.fixture
+def media(settings: Any, tmp_path: Path) -> Path:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def scp(world: World, media: Path) -> Iterator[SimpleNamespace]:
+    counters = CStoreCounters()
+    server = cstore_server_start(
+        institution=world.institution, port=0, actor=world.integration, counters=counters
+    )
+    yield SimpleNamespace(port=server.server_address[1], server=server, counters=counters)
+    cstore_server_stop(server, grace_s=5)
+
+
+def test_instances_of_a_known_patient_are_stored_and_indexed(
+    world: World, scp: SimpleNamespace
+) -> None:
+    datasets = _series(3, patient_id=world.patient.mrn)
+
+    statuses = _push(scp.port, datasets)
+
+    assert statuses is not None
+    assert [s.Status for s in statuses] == [0x0000] * 3
+    series = Series.objects.get(series_instance_uid=datasets[0].SeriesInstanceUID)
+    assert series.study.patient_id == world.patient.pk
+    assert series.instances.count() == 3
+    assert scp.counters.counts == {"stored": 3}
+
+
+def test_sending_the_same_instances_again_succeeds_as_duplicates_without_new_rows(
+    world: World, scp: SimpleNamespace
+) -> None:
+    datasets = _series(2, patient_id=world.patient.mrn)
+    _push(scp.port, datasets)
+
+    statuses = _push(scp.port, datasets)
+
+    assert statuses is not None
+    assert [s.Status for s in statuses] == [0x0000, 0x0000]
+    assert Instance.objects.filter(series__study__patient=world.patient).count() == 2
+    assert scp.counters.counts == {"stored": 2, "duplicate": 2}
+
+
+def test_an_instance_with_truncated_pixel_data_is_refused_with_a_comment_and_not_stored(
+    world: World, scp: SimpleNamespace
+) -> None:
+    good, broken = _series(2, patient_id=world.patient.mrn)
+    broken.PixelData = broken.PixelData[: len(broken.PixelData) // 2]
+
+    statuses = _push(scp.port, [broken, good])
+
+    assert statuses is not None
+    assert statuses[0].Status == STATUS_CANNOT_UNDERSTAND
+    assert statuses[0].ErrorComment  # the service's reason, so the PACS operator sees why
+    assert statuses[1].Status == 0x0000  # one bad instance does not end the association
+    assert not Instance.objects.filter(sop_instance_uid=broken.SOPInstanceUID).exists()
+    assert Instance.objects.filter(sop_instance_uid=good.SOPInstanceUID).exists()
+
+
+def test_a_study_for_an_unknown_patient_is_accepted_and_queued(
+    world: World, scp: SimpleNamespace
+) -> None:
+    datasets = _series(2, patient_id="NOT-A-KNOWN-MRN")
+
+    statuses = _push(scp.port, datasets)
+
+    assert statuses is not None
+    assert [s.Status for s in statuses] == [0x0000, 0x0000]
+    queued = UnmatchedStudy.objects.get(study_instance_uid=datasets[0].StudyInstanceUID)
+    assert queued.institution_id == world.institution.pk
+    assert HeldInstance.objects.filter(unmatched=queued).count() == 2
+    assert not Series.objects.filter(series_instance_uid=datasets[0].SeriesInstanceUID).exists()
+
+
+def test_accepted_connections_have_nagle_disabled(world: World, scp: SimpleNamespace) -> None:
+    # Nagle + delayed ACK would hold each small C-STORE-RSP for ~40 ms (see imaging/cstore.py).
+    ae = AE(ae_title="TESTSCU")
+    ae.add_requested_context(CTImageStorage, ExplicitVRLittleEndian)
+    assoc = ae.associate("127.0.0.1", scp.port, ae_title="ONCOBOARD")
+    try:
+        assert assoc.is_established
+        accepted = scp.server.active_associations[0].dul.socket.socket
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        assoc.release()
+
+
+def test_a_calling_ae_title_outside_the_allow_list_is_rejected(world: World, media: Path) -> None:
+    server = cstore_server_start(institution=world.institution, port=0, calling_ae_titles=["PACS1"])
+    try:
+        port = server.server_address[1]
+        datasets = _series(1, patient_id=world.patient.mrn)
+        assert _push(port, datasets, calling_ae="INTRUDER") is None
+        statuses = _push(port, datasets, calling_ae="PACS1")
+        assert statuses is not None
+        assert statuses[0].Status == 0x0000
+    finally:
+        cstore_server_stop(server, grace_s=5)
+
+
+def test_an_ingest_failure_asks_the_sender_to_retry_later(world: World) -> None:
+    def failing_ingest(**kwargs: Any) -> Any:
+        raise OSError("disk full")
+
+    counters = CStoreCounters()
+    server = cstore_server_start(
+        institution=world.institution, port=0, ingest=failing_ingest, counters=counters
+    )
+    try:
+        statuses = _push(server.server_address[1], _series(1, patient_id="X"))
+    finally:
+        cstore_server_stop(server, grace_s=5)
+
+    assert statuses is not None
+    assert statuses[0].Status == STATUS_OUT_OF_RESOURCES
+    assert counters.counts == {"error": 1}
+
+
+def test_the_ibsi_ct_phantom_pushed_by_c_store_assembles_to_the_same_volume(
+    world: World, scp: SimpleNamespace
+) -> None:
+    phantom = shared_data("ibsi", "ibsi_1_ct_radiomics_phantom")
+    source = phantom / "dicom" / "image"
+    datasets = [pydicom.dcmread(path) for path in sorted(source.glob("*.dcm"))]
+    PatientFactory(institution=world.institution, mrn=str(datasets[0].PatientID))
+
+    statuses = _push(scp.port, datasets)
+
+    assert statuses is not None
+    assert {s.Status for s in statuses} == {0x0000}
+    series = Series.objects.get(series_instance_uid=datasets[0].SeriesInstanceUID)
+    stored = []
+    for instance in series.instances.all():
+        with default_storage.open(instance.storage_name) as handle:
+            stored.append(pydicom.dcmread(handle))
+    received = volume_from_datasets(stored)
+    # The reference is the NIfTI image the IBSI ships beside the DICOM series, not our reader.
+    nifti = nib.load(phantom / "nifti" / "image" / "phantom.nii.gz")
+    np.testing.assert_array_equal(received.array, np.asarray(nifti.dataobj).T)
+    np.testing.assert_allclose(received.affine(ras=True), nifti.affine, atol=1e-4)
+    np.testing.assert_allclose(received.spacing[::-1], nifti.header.get_zooms(), atol=1e-5)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_receiver_command_stores_pushed_instances_and_stops_cleanly_on_sigterm(
+    world: World, media: Path
+) -> None:
+    port = _free_port()
+    datasets = _series(2, patient_id=world.patient.mrn)
+    pushed: list[Any] = []
+
+    def push_then_terminate() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        else:
+            return  # the command failed to start and has returned: nothing to stop
+        try:
+            pushed.append(_push(port, datasets))
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    sender = threading.Thread(target=push_then_terminate)
+    sender.start()
+    out = StringIO()
+    call_command(
+        "dicom_receiver",
+        "--institution",
+        world.institution.code,
+        "--port",
+        str(port),
+        "--grace",
+        "5",
+        stdout=out,
+    )
+    sender.join(10)
+
+    assert [s.Status for s in pushed[0]] == [0x0000, 0x0000]
+    assert Instance.objects.filter(series__study__patient=world.patient).count() == 2
+    assert "stored 2" in out.getvalue()
+    with socket.socket() as probe:  # the port is released
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
