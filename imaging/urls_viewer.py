@@ -1,0 +1,25 @@
+"""Routes of the series viewer, included by imaging/urls.py (namespace "imaging")."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from imaging import views_viewer
+
+_SERIES = "patients/<uuid:public_id>/imaging/series/<uuid:series_id>/"
+
+viewer_urlpatterns = [
+    path(_SERIES, views_viewer.viewer_page, name="viewer"),
+    path(f"{_SERIES}meta.json", views_viewer.viewer_metadata, name="viewer-meta"),
+    path(
+        f"{_SERIES}slice/<str:axis>/<int:index>.png",
+        views_viewer.viewer_slice,
+        name="viewer-slice",
+    ),
+    path(f"{_SERIES}masks/<str:mask_id>/", views_viewer.viewer_mask, name="viewer-mask"),
+    path(
+        f"{_SERIES}masks/<str:mask_id>/<str:axis>/<int:index>.png",
+        views_viewer.viewer_mask_slice,
+        name="viewer-mask-slice",
+    ),
+]
