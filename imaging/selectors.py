@@ -90,11 +90,15 @@ def unmatched_get(*, user: User, public_id: uuid.UUID | str, audit: bool = True)
     return entry
 
 
-def unmatched_patient_search(*, user: User, entry: UnmatchedStudy, mrn: str) -> Patient | None:
+def unmatched_patient_search(
+    *, user: User, entry: UnmatchedStudy, mrn: str, audit: bool = True
+) -> Patient | None:
     """The patient of the entry's institution with this MRN (a data manager's look-up to resolve
     the entry), or None; one VIEW event on the patient found, else one VIEW on the entry."""
     _require_data_manager(user)
     patient = Patient.objects.filter(institution_id=entry.institution_id, mrn=mrn.strip()).first()
+    if not audit:
+        return patient
     audit_record(
         actor=user,
         action=AuditAction.VIEW,
