@@ -13,9 +13,11 @@ urlpatterns = [
     path("audit/", include("core.urls")),
     path("imports/", include("oncology.urls_import")),
     path("", include("genomics.urls")),
+    path("", include("imaging.urls")),
     path("", include("oncology.urls")),
     path("api/v1/", include("oncology.api.urls")),
     path("api/v1/", include("genomics.api.urls")),
+    path("api/v1/", include("imaging.api.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file: the CSP blocks inline scripts.
     path(
