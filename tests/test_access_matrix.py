@@ -75,6 +75,15 @@ def _genomic_report(name: str) -> Callable[[World], str]:
     return build
 
 
+def _unmatched_study(w: World) -> str:
+    from imaging.models import UnmatchedStudy
+
+    entry = UnmatchedStudy.objects.create(
+        institution=w.institution, study_instance_uid="1.2.3", dicom_patient_id="X"
+    )
+    return reverse("imaging:queue-resolve", kwargs={"entry_id": entry.public_id})
+
+
 def _fixed(name: str) -> Callable[[World], str]:
     return lambda w: reverse(name)
 
@@ -122,6 +131,10 @@ MATRIX = [
     Row("genomics:report-list", _patient("genomics:report-list"), PAGE_PATIENT),
     Row("genomics:report-create", _patient("genomics:report-create"), PAGE_PATIENT),
     Row("genomics:report-detail", _genomic_report("genomics:report-detail"), PAGE_PATIENT),
+    Row("imaging:study-list", _patient("imaging:study-list"), PAGE_PATIENT),
+    Row("imaging:ingest-upload", _patient("imaging:ingest-upload"), PAGE_PATIENT),
+    Row("imaging:queue", _fixed("imaging:queue"), PAGE_NOT_CLINICIANS),
+    Row("imaging:queue-resolve", _unmatched_study, PAGE_NOT_CLINICIANS),
     Row("api-me", _fixed("api-me"), API_ANY_CLIENT),
     Row("api-patient-list", _fixed("api-patient-list"), API_ANY_CLIENT),
     Row("api-patient-bulk", _fixed("api-patient-bulk"), POST_ONLY_API),
@@ -132,6 +145,13 @@ MATRIX = [
         "api-genomic-report-detail",
         _genomic_report("api-genomic-report-detail"),
         API_PATIENT,
+    ),
+    Row("api-dicom-upload", _patient("api-dicom-upload"), POST_ONLY_API),
+    Row("api-dicomweb-stow", _fixed("api-dicomweb-stow"), POST_ONLY_API),
+    Row(
+        "api-dicomweb-stow-study",
+        lambda w: reverse("api-dicomweb-stow-study", kwargs={"study_uid": "1.2.3"}),
+        POST_ONLY_API,
     ),
     Row("api-schema", _fixed("api-schema"), PUBLIC),  # the contract, no data
     Row("api-docs", _fixed("api-docs"), PUBLIC),
