@@ -219,7 +219,16 @@ def _validate(ds: Dataset, filename: str) -> _Parsed | IngestResult:
     tsuid = UID(ts)
     if not tsuid.is_transfer_syntax:
         return _rejected(filename, "(0002,0010) TransferSyntaxUID is not a known syntax.", ds=ds)
-    if "PixelData" in ds or "FloatPixelData" in ds or "DoubleFloatPixelData" in ds:
+    has_pixels = "PixelData" in ds or "FloatPixelData" in ds or "DoubleFloatPixelData" in ds
+    if not has_pixels and _is_image_class(values["SOPClassUID"]):
+        # pydicom stops quietly at the end of a file cut between elements, so a truncated image
+        # shows up only as an image without its (7FE0,0010) Pixel Data.
+        return _rejected(
+            filename,
+            "An image object without (7FE0,0010) PixelData: the file is truncated or incomplete.",
+            ds=ds,
+        )
+    if has_pixels:
         problem = _pixel_problem(ds)
         if problem:
             return _rejected(filename, problem, ds=ds)
@@ -233,6 +242,11 @@ def _validate(ds: Dataset, filename: str) -> _Parsed | IngestResult:
         patient_id=values["PatientID"],
         transfer_syntax=ts,
     )
+
+
+def _is_image_class(sop_class_uid: str) -> bool:
+    name = UID(sop_class_uid).name
+    return "Image Storage" in name or name == "Segmentation Storage"
 
 
 def _pixel_problem(ds: Dataset) -> str:
