@@ -400,9 +400,7 @@ def test_a_zip_with_too_many_entries_is_refused_before_expanding(institution, se
     assert_nothing_stored(settings)
 
 
-def test_a_zip_declaring_too_much_inflated_data_is_refused_before_expanding(
-    institution, settings
-):
+def test_a_zip_declaring_too_much_inflated_data_is_refused_before_expanding(institution, settings):
     settings.IMAGING_MAX_ZIP_INFLATED_BYTES = 10_000_000
     # 30 MB of zeros deflate to ~30 KB: a small bomb.
     archive = zip_of({"bomb.dcm": b"\0" * 30_000_000})
