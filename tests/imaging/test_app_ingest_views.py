@@ -1,0 +1,236 @@
+"""The imaging pages and the upload API, persona by persona: a member of the care team, a
+clinician outside it, an integration client, an anonymous user, and the institution's data
+manager for the unmatched queue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+from pydicom.uid import generate_uid
+from rest_framework.test import APIClient
+
+from core.models import AuditEvent, Role
+from imaging.models import Instance, Study, UnmatchedStudy
+from imaging.services.ingest import dicom_ingest
+from tests.conftest import World
+from tests.factories import PatientFactory, UserFactory
+from tests.imaging.test_app_ingest import ct_bytes, zip_of
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def _upload_url(world: World) -> str:
+    return reverse("imaging:ingest-upload", kwargs={"public_id": world.patient.public_id})
+
+
+def _file(name: str, data: bytes) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, data, content_type="application/octet-stream")
+
+
+def test_member_uploads_files_and_a_zip_and_sees_one_line_per_file(
+    world: World, member_client: Client
+) -> None:
+    mrn = world.patient.mrn
+    response = member_client.post(
+        _upload_url(world),
+        {
+            "files": [
+                _file("one.dcm", ct_bytes(patient_id=mrn)),
+                _file("set.zip", zip_of({"a.dcm": ct_bytes(patient_id=mrn), "b.txt": b"x"})),
+            ]
+        },
+    )
+    assert response.status_code == 200
+    results = [(r.filename, r.status) for r in response.context["results"]]
+    assert results == [
+        ("one.dcm", "stored"),
+        ("set.zip/a.dcm", "stored"),
+        ("set.zip/b.txt", "rejected"),
+    ]
+    assert b"set.zip/b.txt" in response.content
+    assert Instance.objects.filter(series__study__patient=world.patient).count() == 2
+    # One event for the request: the service's CREATE for the patient.
+    events = AuditEvent.objects.filter(patient_id=world.patient.pk)
+    assert [(e.action, e.object_type) for e in events] == [("create", "dicom_study")]
+
+
+def test_an_upload_that_stores_nothing_still_leaves_one_event(
+    world: World, member_client: Client
+) -> None:
+    response = member_client.post(_upload_url(world), {"files": [_file("x.txt", b"hello")]})
+    assert response.status_code == 200
+    assert [r.status for r in response.context["results"]] == ["rejected"]
+    assert AuditEvent.objects.filter(patient_id=world.patient.pk).count() == 1
+
+
+def test_outsider_cannot_upload_to_a_patient_outside_their_teams(
+    world: World, outsider_client: Client
+) -> None:
+    data = ct_bytes(patient_id=world.patient.mrn)
+    response = outsider_client.post(_upload_url(world), {"files": [_file("a.dcm", data)]})
+    assert response.status_code == 404
+    assert not Instance.objects.exists()
+
+
+def test_integration_client_and_anonymous_cannot_use_the_upload_page(world: World) -> None:
+    integ = Client()
+    integ.force_login(world.integration)
+    data = ct_bytes(patient_id=world.patient.mrn)
+    assert integ.post(_upload_url(world), {"files": [_file("a.dcm", data)]}).status_code == 403
+    anonymous = Client().post(_upload_url(world), {"files": [_file("a.dcm", data)]})
+    assert anonymous.status_code == 302
+    assert not Instance.objects.exists()
+
+
+def test_study_list_and_patient_page_show_the_studies(world: World, member_client: Client):
+    dicom_ingest(
+        actor=None,
+        institution=world.institution,
+        data=ct_bytes(patient_id=world.patient.mrn),
+        filename="a.dcm",
+        channel="api",
+    )
+    study = Study.objects.get()
+    listing = member_client.get(
+        reverse("imaging:study-list", kwargs={"public_id": world.patient.public_id})
+    )
+    assert listing.status_code == 200
+    assert str(study.public_id).encode() in listing.content
+    detail = member_client.get(
+        reverse("oncology:patient-detail", kwargs={"public_id": world.patient.public_id})
+    )
+    assert f"#study-{study.public_id}".encode() in detail.content
+
+
+# ---------------------------------------------------------------------------------------------
+# API upload
+# ---------------------------------------------------------------------------------------------
+
+
+def _api_url(world: World) -> str:
+    return reverse("api-dicom-upload", kwargs={"public_id": world.patient.public_id})
+
+
+def test_integration_client_uploads_through_the_api(world: World, api_integration: APIClient):
+    data = ct_bytes(patient_id=world.patient.mrn)
+    response = api_integration.post(
+        _api_url(world),
+        {"files": [_file("a.dcm", data), _file("a2.dcm", data)]},
+        format="multipart",
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert [r["status"] for r in body["results"]] == ["stored", "duplicate"]
+    assert body["counts"] == {"stored": 1, "duplicate": 1, "unmatched": 0, "rejected": 0}
+    assert body["results"][0]["study_public_id"] == str(Study.objects.get().public_id)
+
+
+def test_api_upload_personas(world: World, api_member, api_foreign_integration) -> None:
+    data = ct_bytes(patient_id=world.patient.mrn)
+    outsider = APIClient()
+    outsider.force_authenticate(world.outsider)
+
+    def post(client: APIClient) -> int:
+        return client.post(
+            _api_url(world), {"files": [_file("a.dcm", data)]}, format="multipart"
+        ).status_code
+
+    assert post(outsider) == 404
+    assert post(api_foreign_integration) == 404
+    assert post(APIClient()) == 401
+    assert not Instance.objects.exists()
+    assert post(api_member) == 200
+    assert Instance.objects.count() == 1
+
+
+def test_api_upload_without_files_is_a_validation_error(world, api_integration):
+    response = api_integration.post(_api_url(world), {}, format="multipart")
+    assert response.status_code == 400
+    assert "files" in response.json()["error"]["fields"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Unmatched queue pages
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def manager_client(world: World) -> Client:
+    client = Client()
+    client.force_login(UserFactory(role=Role.DATA_MANAGER, institution=world.institution))
+    return client
+
+
+@pytest.fixture
+def held_entry(world: World) -> UnmatchedStudy:
+    study = generate_uid()
+    for _ in range(2):
+        dicom_ingest(
+            actor=None,
+            institution=world.institution,
+            data=ct_bytes(patient_id="LATE-42", study_uid=study),
+            filename="f",
+            channel="cstore",
+        )
+    return UnmatchedStudy.objects.get()
+
+
+def test_data_manager_sees_the_queue_with_the_patient_id_as_sent(
+    world: World, manager_client: Client, held_entry: UnmatchedStudy
+) -> None:
+    page = manager_client.get(reverse("imaging:queue"))
+    assert page.status_code == 200
+    assert b"LATE-42" in page.content
+    assert str(held_entry.public_id).encode() in page.content
+
+
+def test_clinicians_and_other_institutions_do_not_see_the_queue(
+    world: World, member_client: Client, held_entry: UnmatchedStudy
+) -> None:
+    assert member_client.get(reverse("imaging:queue")).status_code == 403
+    foreign = Client()
+    foreign.force_login(UserFactory(role=Role.DATA_MANAGER))  # another institution
+    assert b"LATE-42" not in foreign.get(reverse("imaging:queue")).content
+    url = reverse("imaging:queue-resolve", kwargs={"entry_id": held_entry.public_id})
+    assert foreign.get(url).status_code == 404
+    assert member_client.get(url).status_code == 403
+
+
+def test_data_manager_resolves_an_entry_by_mrn_search(
+    world: World, manager_client: Client, held_entry: UnmatchedStudy
+) -> None:
+    patient = PatientFactory(institution=world.institution, mrn="LATE-42", teams=[world.team])
+    url = reverse("imaging:queue-resolve", kwargs={"entry_id": held_entry.public_id})
+    searched = manager_client.post(url, {"action": "search", "mrn": "LATE-42"})
+    assert searched.status_code == 302
+    assert "LATE-42" not in searched["Location"]
+    page = manager_client.get(url)
+    assert page.context["candidate"] == patient
+    before = AuditEvent.objects.count()
+    done = manager_client.post(url, {"action": "resolve", "patient": str(patient.public_id)})
+    assert done.status_code == 302
+    assert AuditEvent.objects.count() == before + 1
+    held_entry.refresh_from_db()
+    assert held_entry.status == "resolved"
+    assert Instance.objects.filter(series__study__patient=patient).count() == 2
+    assert b"LATE-42" not in manager_client.get(reverse("imaging:queue")).content
+
+
+def test_resolving_without_a_search_changes_nothing(
+    world: World, manager_client: Client, held_entry: UnmatchedStudy
+) -> None:
+    url = reverse("imaging:queue-resolve", kwargs={"entry_id": held_entry.public_id})
+    response = manager_client.post(
+        url, {"action": "resolve", "patient": str(world.patient.public_id)}
+    )
+    assert response.status_code == 302
+    held_entry.refresh_from_db()
+    assert held_entry.status == "open"
+    assert not Instance.objects.exists()
