@@ -47,25 +47,25 @@ def study_series(*, study: Study) -> QuerySet[Series]:
     return study.series.order_by("series_number", "pk")
 
 
-def _require_data_manager(user: User) -> None:
+def _require_data_manager(user: User) -> int:
+    """The data manager's institution id; PermissionDenied for anyone else."""
     if not user.can_import_cohorts or user.institution_id is None:
         raise PermissionDenied("Only the institution's data managers handle unmatched studies.")
+    return user.institution_id
 
 
 def unmatched_list(*, user: User) -> QuerySet[UnmatchedStudy]:
     """Open queue entries of the data manager's institution, with held-instance counts; one
     LIST event. PermissionDenied for other roles."""
-    _require_data_manager(user)
+    institution_id = _require_data_manager(user)
     audit_record(
         actor=user,
         action=AuditAction.LIST,
         object_type=AUDIT_UNMATCHED,
-        institution_id=user.institution_id,
+        institution_id=institution_id,
     )
     return (
-        UnmatchedStudy.objects.filter(
-            institution_id=user.institution_id, status=UnmatchedStatus.OPEN
-        )
+        UnmatchedStudy.objects.filter(institution_id=institution_id, status=UnmatchedStatus.OPEN)
         .annotate(held_count=Count("held_instances"))
         .order_by("-last_received_at", "-pk")
     )
@@ -74,9 +74,9 @@ def unmatched_list(*, user: User) -> QuerySet[UnmatchedStudy]:
 def unmatched_get(*, user: User, public_id: uuid.UUID | str, audit: bool = True) -> UnmatchedStudy:
     """One queue entry of the data manager's institution (any status); one VIEW event unless
     `audit=False` (the caller writes the request's event). Http404 otherwise."""
-    _require_data_manager(user)
+    institution_id = _require_data_manager(user)
     try:
-        entry = UnmatchedStudy.objects.get(institution_id=user.institution_id, public_id=public_id)
+        entry = UnmatchedStudy.objects.get(institution_id=institution_id, public_id=public_id)
     except (UnmatchedStudy.DoesNotExist, ValueError) as exc:
         raise Http404("No such unmatched study") from exc
     if audit:

@@ -33,7 +33,7 @@ class StowPart:
 def _parse_content_type(value: str) -> tuple[str, dict[str, str]]:
     msg = Message()
     msg["content-type"] = value
-    params = {k.lower(): v for k, v in msg.get_params(header="content-type")[1:]}
+    params = {k.lower(): v for k, v in (msg.get_params(header="content-type") or [])[1:]}
     return msg.get_content_type(), params
 
 

@@ -13,12 +13,13 @@ carry tag *values* (the PatientID is PHI); they name tags.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import re
 import uuid
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from io import BytesIO
 from typing import Any
 
@@ -28,7 +29,6 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
@@ -128,11 +128,11 @@ def _int_tag(ds: Dataset, keyword: str) -> int | None:
         return None
 
 
-def _date_tag(ds: Dataset, keyword: str) -> Any:
+def _date_tag(ds: Dataset, keyword: str) -> dt.date | None:
     raw = _str_tag(ds, keyword)
     try:
-        return timezone.datetime.strptime(raw[:8], "%Y%m%d").date() if raw else None
-    except ValueError:
+        return dt.date(int(raw[:4]), int(raw[4:6]), int(raw[6:8])) if len(raw) >= 8 else None
+    except ValueError:  # not a DICOM DA (YYYYMMDD)
         return None
 
 
@@ -336,27 +336,27 @@ def dicom_ingest(
     if isinstance(parsed, IngestResult):
         return parsed
     p = parsed
-    base = {
-        "filename": filename,
-        "sop_instance_uid": p.sop_instance_uid,
-        "sop_class_uid": p.sop_class_uid,
-        "study_instance_uid": p.study_uid,
-    }
+    base = IngestResult(
+        filename=filename,
+        status=REJECTED,
+        sop_instance_uid=p.sop_instance_uid,
+        sop_class_uid=p.sop_class_uid,
+        study_instance_uid=p.study_uid,
+        failure_code=FAILURE_CANNOT_UNDERSTAND,
+    )
     if study_instance_uid is not None and p.study_uid != study_instance_uid:
-        return IngestResult(
-            status=REJECTED,
+        return replace(
+            base,
             reason="(0020,000D) StudyInstanceUID is not the study named in the request.",
             failure_code=FAILURE_SOP_CLASS_MISMATCH,
-            **base,
         )
     if patient is not None and (
         patient.institution_id != institution.pk or patient.mrn != p.patient_id
     ):
-        return IngestResult(
-            status=REJECTED,
+        return replace(
+            base,
             reason="(0010,0020) PatientID is not this patient's MRN.",
             failure_code=FAILURE_SOP_CLASS_MISMATCH,
-            **base,
         )
     if _is_duplicate(p.sop_instance_uid):
         return _duplicate(p, base)
@@ -366,10 +366,9 @@ def dicom_ingest(
     try:
         with transaction.atomic():
             if target is not None:
-                result = _index(actor, institution, target, p, storage_name, sha256, len(data))
+                result = _index(base, institution, target, p, storage_name, sha256, len(data))
             else:
-                result = _hold(actor, institution, p, storage_name, sha256, len(data))
-            result = IngestResult(**{**base, **result})
+                result = _hold(base, institution, p, storage_name, sha256, len(data))
             if audit:
                 ingest_audit(
                     actor=actor, institution=institution, results=[result], channel=channel
@@ -378,17 +377,10 @@ def dicom_ingest(
         default_storage.delete(storage_name)
         if _is_duplicate(p.sop_instance_uid):  # a concurrent sender stored it first
             return _duplicate(p, base)
-        return IngestResult(
-            status=REJECTED,
-            reason="The study or series is already filed under another patient.",
-            failure_code=FAILURE_CANNOT_UNDERSTAND,
-            **base,
-        )
+        return replace(base, reason="The study or series is already filed under another patient.")
     except _Conflict as exc:
         default_storage.delete(storage_name)
-        return IngestResult(
-            status=REJECTED, reason=str(exc), failure_code=FAILURE_CANNOT_UNDERSTAND, **base
-        )
+        return replace(base, reason=str(exc))
     except BaseException:
         default_storage.delete(storage_name)
         raise
@@ -399,30 +391,31 @@ class _Conflict(Exception):
     pass
 
 
-def _duplicate(p: _Parsed, base: dict[str, Any]) -> IngestResult:
+def _duplicate(p: _Parsed, base: IngestResult) -> IngestResult:
     existing = (
         Instance.objects.filter(sop_instance_uid=p.sop_instance_uid)
         .select_related("series__study")
         .first()
     )
-    return IngestResult(
+    return replace(
+        base,
         status=DUPLICATE,
         reason="This SOP Instance UID is already stored; nothing changed.",
+        failure_code=0,
         study_public_id=existing.series.study.public_id if existing else None,
         patient_id=existing.series.study.patient_id if existing else None,
-        **base,
     )
 
 
 def _index(
-    actor: User | None,
+    base: IngestResult,
     institution: Institution,
     patient: Patient,
     p: _Parsed,
     storage_name: str,
     sha256: str,
     size: int,
-) -> dict[str, Any]:
+) -> IngestResult:
     study, _ = Study.objects.select_for_update().get_or_create(
         institution=institution,
         study_instance_uid=p.study_uid,
@@ -447,17 +440,23 @@ def _index(
     if p.modality not in study.modalities:
         study.modalities = [*study.modalities, p.modality]
         study.save(update_fields=["modalities", "updated_at"])
-    return {"status": STORED, "study_public_id": study.public_id, "patient_id": patient.pk}
+    return replace(
+        base,
+        status=STORED,
+        failure_code=0,
+        study_public_id=study.public_id,
+        patient_id=patient.pk,
+    )
 
 
 def _hold(
-    actor: User | None,
+    base: IngestResult,
     institution: Institution,
     p: _Parsed,
     storage_name: str,
     sha256: str,
     size: int,
-) -> dict[str, Any]:
+) -> IngestResult:
     entry, _ = UnmatchedStudy.objects.select_for_update().get_or_create(
         institution=institution,
         study_instance_uid=p.study_uid,
@@ -482,10 +481,12 @@ def _hold(
     if p.modality not in entry.modalities:
         entry.modalities = [*entry.modalities, p.modality]
     entry.save(update_fields=["received_count", "modalities", "last_received_at"])
-    return {
-        "status": UNMATCHED,
-        "reason": "No patient of this institution has this PatientID; held for a data manager.",
-    }
+    return replace(
+        base,
+        status=UNMATCHED,
+        failure_code=0,
+        reason="No patient of this institution has this PatientID; held for a data manager.",
+    )
 
 
 def ingest_audit(
