@@ -30,10 +30,8 @@ def _media(settings, tmp_path: Path) -> None:
 
 def multipart(parts: list[bytes], boundary: str = "", part_type: str = "application/dicom"):
     boundary = boundary or uuid.uuid4().hex
-    body = b""
-    for data in parts:
-        body += f"--{boundary}\r\nContent-Type: {part_type}\r\n\r\n".encode() + data + b"\r\n"
-    body += f"--{boundary}--\r\n".encode()
+    head = f"--{boundary}\r\nContent-Type: {part_type}\r\n\r\n".encode()
+    body = b"".join(head + data + b"\r\n" for data in parts) + f"--{boundary}--\r\n".encode()
     content_type = f'multipart/related; type="application/dicom"; boundary={boundary}'
     return body, content_type
 
