@@ -194,3 +194,15 @@ def test_fixed_bin_width_grey_levels_differ_by_the_bin_origin_only(fixed_bin_wid
         theirs["original_glrlm_HighGrayLevelRunEmphasis"],
         rtol=0.5,
     )
+
+
+def test_the_engine_and_the_mapping_never_import_pyradiomics():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, imaging.radiomics, imaging.radiomics.pyradiomics_map, imaging.radiomics.cli;"
+        "sys.exit('radiomics' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True)  # noqa: S603
+    assert done.returncode == 0, done.stderr
