@@ -84,6 +84,8 @@ def parse_multipart_related(content_type: str, body: bytes) -> list[StowPart]:
                 part_type, _ = _parse_content_type(value.decode("latin-1").strip())
         parts.append(StowPart(content_type=part_type, data=body[content_start:nxt]))
         pos = nxt + 2 + len(delimiter)
+    if not parts:
+        raise StowRequestError("The body has no parts.")
     return parts
 
 

@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import logging
 import re
+import threading
 import uuid
 import warnings
 from dataclasses import dataclass, replace
@@ -71,6 +72,7 @@ REQUIRED_TAGS = (
     ("PatientID", "(0010,0020)"),
 )
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+_PARSE_LOCK = threading.Lock()
 
 
 def max_instance_bytes() -> int:
@@ -160,7 +162,9 @@ def _read(data: bytes, filename: str) -> _Parsed | IngestResult:
         return _rejected(filename, "The file is empty.")
     # pydicom warns about many recoverable header problems; they are collected, not raised, so
     # a file gets the same result in tests (warnings are errors there) and in production.
-    with warnings.catch_warnings(record=True):
+    # catch_warnings swaps process-wide state, so concurrent ingests (the C-STORE receiver's
+    # threads) take turns here; parsing and decoding hold the GIL anyway.
+    with _PARSE_LOCK, warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
         try:
             ds = pydicom.dcmread(BytesIO(data), force=False)

@@ -155,6 +155,12 @@ def test_an_oversize_body_is_413(world, api_integration, settings) -> None:
     assert not Instance.objects.exists()
 
 
+def test_a_body_with_no_parts_is_400(world, api_integration) -> None:
+    body, content_type = multipart([])
+    response = api_integration.generic("POST", STOW, body, content_type=content_type)
+    assert response.status_code == 400
+
+
 def test_the_parser_keeps_part_bytes_exactly() -> None:
     data = [b"\r\n--not-the-boundary\r\n\x00\xff", b"second"]
     body, content_type = multipart(data, boundary="b0undary")
