@@ -77,6 +77,8 @@ STORAGE_TRANSFER_SYNTAXES = [
 ]
 
 DUL_LOOP_DELAY_S = 0.0001
+AUDIT_EVERY_INSTANCES = 100
+CHANNEL = "cstore"
 
 # Error Comment is LO: at most 64 characters.
 _ERROR_COMMENT_LENGTH = 64
@@ -149,11 +151,30 @@ def cstore_handlers(
     ingest: Callable[..., Any] | None = None,
     counters: CStoreCounters | None = None,
 ) -> list[EventHandlerType]:
-    """pynetdicom event handlers: C-STORE -> `dicom_ingest`, and per-thread connection cleanup."""
+    """pynetdicom event handlers: C-STORE -> `dicom_ingest`, audit per association, and
+    per-thread connection cleanup.
+
+    With the real ingest service, instances are audited as the STOW-RS door does per request:
+    one event per patient for the association (written when it ends, and every
+    `AUDIT_EVERY_INSTANCES` instances so that a long push or a crash loses little), instead of
+    one database write per instance. A custom `ingest` (tests) audits as it likes.
+    """
+    batched_audit = ingest is None
+    pending: dict[int, list[Any]] = {}
+    pending_lock = threading.Lock()
+
+    def flush_audit(assoc: Any) -> None:
+        with pending_lock:
+            results = pending.pop(id(assoc), [])
+        if results:
+            from imaging.services.ingest import ingest_audit
+
+            ingest_audit(actor=actor, institution=institution, results=results, channel=CHANNEL)
 
     def handle_store(event: Any) -> Any:
         ingest_fn = ingest or _default_ingest()
         sop_instance_uid = str(getattr(event.request, "AffectedSOPInstanceUID", "") or "")
+        options = {"audit": False} if batched_audit else {}
         close_old_connections()
         try:
             result = ingest_fn(
@@ -161,7 +182,8 @@ def cstore_handlers(
                 institution=institution,
                 data=event.encoded_dataset(),
                 filename=f"{sop_instance_uid or 'instance'}.dcm",
-                channel="cstore",
+                channel=CHANNEL,
+                **options,
             )
         except Exception:
             # Logged by type only: the message of a parser or database error may quote values.
@@ -169,6 +191,14 @@ def cstore_handlers(
             if counters is not None:
                 counters.add("error")
             return _failure(STATUS_OUT_OF_RESOURCES, "Storage temporarily unavailable")
+        else:
+            if batched_audit:
+                with pending_lock:
+                    results = pending.setdefault(id(event.assoc), [])
+                    results.append(result)
+                    due = len(results) >= AUDIT_EVERY_INSTANCES
+                if due:
+                    flush_audit_logged(event.assoc)
         finally:
             close_old_connections()
         if counters is not None:
@@ -182,15 +212,29 @@ def cstore_handlers(
         # association is open.
         event.assoc.dul._run_loop_delay = DUL_LOOP_DELAY_S
 
-    def close_thread_connections(event: Any) -> None:
-        # Released/aborted fire in the association's thread, the one that ran the stores.
-        connections.close_all()
+    def flush_audit_logged(assoc: Any) -> None:
+        try:
+            flush_audit(assoc)
+        except Exception:
+            logger.exception("C-STORE audit could not be written")
+
+    def association_ended(event: Any) -> None:
+        try:
+            flush_audit_logged(event.assoc)
+        finally:
+            # Released/aborted fire in the association's thread, the one that ran the stores.
+            connections.close_all()
+
+    def connection_closed(event: Any) -> None:
+        # A peer that drops the TCP connection without release or abort: still audit.
+        flush_audit_logged(event.assoc)
 
     return [
         (evt.EVT_CONN_OPEN, tighten_polling),
         (evt.EVT_C_STORE, handle_store),
-        (evt.EVT_RELEASED, close_thread_connections),
-        (evt.EVT_ABORTED, close_thread_connections),
+        (evt.EVT_RELEASED, association_ended),
+        (evt.EVT_ABORTED, association_ended),
+        (evt.EVT_CONN_CLOSE, connection_closed),
     ]
 
 

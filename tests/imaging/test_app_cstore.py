@@ -30,6 +30,7 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE
 from pynetdicom.sop_class import CTImageStorage
 
+from core.models import AuditEvent
 from imaging.cstore import (
     STATUS_CANNOT_UNDERSTAND,
     STATUS_OUT_OF_RESOURCES,
@@ -40,6 +41,7 @@ from imaging.cstore import (
 from imaging.dicom.synthetic import synthetic_series
 from imaging.dicom.volume import volume_from_datasets
 from imaging.models import HeldInstance, Instance, Series, UnmatchedStudy
+from imaging.services.ingest import AUDIT_OBJECT
 from tests.conftest import World
 from tests.factories import PatientFactory
 from tests.shared_data import shared_data
@@ -100,6 +102,24 @@ def test_instances_of_a_known_patient_are_stored_and_indexed(
     assert series.study.patient_id == world.patient.pk
     assert series.instances.count() == 3
     assert scp.counters.counts == {"stored": 3}
+
+
+def test_an_association_is_audited_once_per_patient_without_phi(
+    world: World, scp: SimpleNamespace
+) -> None:
+    datasets = _series(3, patient_id=world.patient.mrn)
+
+    _push(scp.port, datasets)
+
+    events = AuditEvent.objects.filter(patient_id=world.patient.pk, object_type=AUDIT_OBJECT)
+    deadline = time.monotonic() + 5  # written when the SCP handles the release
+    while not events.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (event,) = events
+    assert event.actor_id == world.integration.pk
+    assert event.detail["format"] == "dicom:cstore"
+    assert event.detail["count"] == 3
+    assert world.patient.mrn not in str(event.detail)
 
 
 def test_sending_the_same_instances_again_succeeds_as_duplicates_without_new_rows(
