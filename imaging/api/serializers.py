@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 class IngestResultSerializer(serializers.Serializer):
     filename = serializers.CharField()
-    status = serializers.ChoiceField(choices=["stored", "duplicate", "unmatched", "rejected"])
+    status = serializers.CharField(help_text="stored, duplicate, unmatched or rejected")
     reason = serializers.CharField(allow_blank=True)
     sop_instance_uid = serializers.CharField(allow_blank=True)
     study_public_id = serializers.UUIDField(allow_null=True)

@@ -11,7 +11,7 @@ urlpatterns = [
     path("dicomweb/studies", views_ingest.StowRsView.as_view(), name="api-dicomweb-stow"),
     re_path(
         r"^dicomweb/studies/(?P<study_uid>[0-9.]{1,64})$",
-        views_ingest.StowRsView.as_view(),
+        views_ingest.StowRsStudyView.as_view(),
         name="api-dicomweb-stow-study",
     ),
 ]

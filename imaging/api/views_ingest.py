@@ -134,6 +134,25 @@ class DicomJsonRenderer(JSONRenderer):
     media_type = "application/dicom+json"
 
 
+_STOW_RESPONSES = {
+    200: OpenApiResponse(description="All instances stored (DICOM JSON store response)."),
+    202: OpenApiResponse(description="Some instances failed (see 00081198)."),
+    409: OpenApiResponse(description="Every instance failed (see 00081198)."),
+    415: OpenApiResponse(description='Not multipart/related; type="application/dicom".'),
+    **ERROR_RESPONSES,
+}
+_STOW_DESCRIPTION = (
+    'STOW-RS (DICOM PS3.18 10.5): multipart/related; type="application/dicom", one '
+    "instance a part. For hospital systems (integration clients): instances are filed "
+    "under the patient of the client's institution whose MRN is the PatientID, or held "
+    "for a data manager when none matches. The response lists stored instances in "
+    "00081199 ReferencedSOPSequence and failures in 00081198 FailedSOPSequence with "
+    "00081197 FailureReason (0xA700 out of resources, 0xA900 does not match, 0xC000 "
+    "cannot understand)."
+)
+_STOW_REQUEST = {"multipart/related": {"type": "string", "format": "binary"}}
+
+
 class StowRsView(APIView):
     """DICOMweb STOW-RS: POST /dicomweb/studies[/{StudyInstanceUID}]."""
 
@@ -142,23 +161,9 @@ class StowRsView(APIView):
 
     @extend_schema(
         operation_id="dicomweb_stow",
-        request={"multipart/related": {"type": "string", "format": "binary"}},
-        responses={
-            200: OpenApiResponse(description="All instances stored (DICOM JSON store response)."),
-            202: OpenApiResponse(description="Some instances failed (see 00081198)."),
-            409: OpenApiResponse(description="Every instance failed (see 00081198)."),
-            415: OpenApiResponse(description='Not multipart/related; type="application/dicom".'),
-            **ERROR_RESPONSES,
-        },
-        description=(
-            'STOW-RS (DICOM PS3.18 10.5): multipart/related; type="application/dicom", one '
-            "instance a part. For hospital systems (integration clients): instances are filed "
-            "under the patient of the client's institution whose MRN is the PatientID, or held "
-            "for a data manager when none matches. The response lists stored instances in "
-            "00081199 ReferencedSOPSequence and failures in 00081198 FailedSOPSequence with "
-            "00081197 FailureReason (0xA700 out of resources, 0xA900 does not match, 0xC000 "
-            "cannot understand)."
-        ),
+        request=_STOW_REQUEST,
+        responses=_STOW_RESPONSES,
+        description=_STOW_DESCRIPTION,
     )
     def post(self, request: Request, study_uid: str | None = None) -> Response:
         user: User = request.user  # type: ignore[assignment]
@@ -205,3 +210,16 @@ class StowRsView(APIView):
         base = request.build_absolute_uri("/api/v1/dicomweb")
         status, payload = store_response(results, retrieve_base=base, study_uid=study_uid)
         return Response(payload, status=status, content_type=DicomJsonRenderer.media_type)
+
+
+class StowRsStudyView(StowRsView):
+    """STOW-RS to one study: an instance of another study fails with 0xA900."""
+
+    @extend_schema(
+        operation_id="dicomweb_stow_study",
+        request=_STOW_REQUEST,
+        responses=_STOW_RESPONSES,
+        description=_STOW_DESCRIPTION + " Instances of another study than the URL's fail (0xA900).",
+    )
+    def post(self, request: Request, study_uid: str | None = None) -> Response:
+        return super().post(request, study_uid=study_uid)
