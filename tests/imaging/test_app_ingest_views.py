@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pydicom.uid import generate_uid
 from rest_framework.test import APIClient
@@ -234,3 +236,49 @@ def test_resolving_without_a_search_changes_nothing(
     held_entry.refresh_from_db()
     assert held_entry.status == "open"
     assert not Instance.objects.exists()
+
+
+def _store_studies(world: World, n: int) -> None:
+    for _ in range(n):
+        dicom_ingest(
+            actor=None,
+            institution=world.institution,
+            data=ct_bytes(patient_id=world.patient.mrn),
+            filename="a.dcm",
+            channel="api",
+        )
+
+
+def test_the_study_list_costs_the_same_queries_for_two_studies_or_six(
+    world: World, member_client: Client, django_assert_num_queries
+) -> None:
+    url = reverse("imaging:study-list", kwargs={"public_id": world.patient.public_id})
+    _store_studies(world, 2)
+    member_client.get(url)  # warm the session and permission caches
+    with CaptureQueriesContext(connection) as two:
+        assert member_client.get(url).status_code == 200
+    _store_studies(world, 4)
+    with django_assert_num_queries(len(two)):
+        assert member_client.get(url).content.count(b'id="study-') == 6
+
+
+def test_the_queue_costs_the_same_queries_for_one_entry_or_four(
+    world: World, manager_client: Client, django_assert_num_queries
+) -> None:
+    def hold() -> None:
+        dicom_ingest(
+            actor=None,
+            institution=world.institution,
+            data=ct_bytes(patient_id="NOBODY"),
+            filename="f",
+            channel="api",
+        )
+
+    hold()
+    manager_client.get(reverse("imaging:queue"))
+    with CaptureQueriesContext(connection) as one:
+        manager_client.get(reverse("imaging:queue"))
+    for _ in range(3):
+        hold()
+    with django_assert_num_queries(len(one)):
+        assert manager_client.get(reverse("imaging:queue")).content.count(b"NOBODY") == 4
