@@ -18,6 +18,8 @@
       through the test client;
    c. C-STORE: the Storage SCP of imaging/cstore.py in this process and a pynetdicom SCU in a
       separate process, over loopback, one association.
+   d. for reference, `dicom_ingest` called in a loop with no door at all: what every door
+      costs on top of the service is the difference.
 4. Assembles the volume from the stored files (storage -> pydicom -> imaging.dicom.volume),
    best of 3.
 5. Orthanc (Debian packages `orthanc`, `orthanc-dicomweb`) on the same files, each door into a
@@ -224,6 +226,26 @@ def ingest_stow(client: Any, url: str, blobs: list[bytes]) -> float:
     if response.status_code not in (200, 202):
         raise SystemExit(f"STOW-RS: HTTP {response.status_code} {response.content[:300]}")
     return seconds
+
+
+def ingest_direct(institution: Any, actor: Any, blobs: list[bytes]) -> float:
+    """The ingest service called in a loop, no door: the floor every door stands on."""
+    from imaging.services.ingest import dicom_ingest, ingest_audit
+
+    start = time.perf_counter()
+    results = [
+        dicom_ingest(
+            actor=actor,
+            institution=institution,
+            data=blob,
+            filename=f"CT{k:04d}.dcm",
+            channel="command",
+            audit=False,
+        )
+        for k, blob in enumerate(blobs)
+    ]
+    ingest_audit(actor=actor, institution=institution, results=results, channel="command")
+    return time.perf_counter() - start
 
 
 def ingest_cstore(institution: Any, actor: Any, folder: Path) -> float:
@@ -450,6 +472,7 @@ def _main(series_dir: Path) -> None:
         "upload API, 100 files/request": lambda: ingest_upload_api(api, upload_url, blobs, 100),
         "STOW-RS": lambda: ingest_stow(api, STOW_URL, blobs),
         "C-STORE": lambda: ingest_cstore(institution, integration, series_dir),
+        "dicom_ingest alone (no door)": lambda: ingest_direct(institution, integration, blobs),
     }
     for door, run in doors.items():
         _empty_index()
