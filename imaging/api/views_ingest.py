@@ -33,6 +33,7 @@ from imaging.services.ingest import (
     IngestResult,
     dicom_ingest,
     ingest_audit,
+    ingest_batch_failed,
 )
 from imaging.services.zipfiles import UploadedDicom, dicom_ingest_upload, max_upload_bytes
 from oncology.selectors import patient_get_for_write
@@ -205,8 +206,12 @@ class StowRsView(APIView):
                         audit=False,
                     )
                 )
-        finally:
-            ingest_audit(actor=user, institution=institution, results=results, channel="stow")
+        except BaseException:
+            ingest_batch_failed(
+                actor=user, institution=institution, results=results, channel="stow"
+            )
+            raise
+        ingest_audit(actor=user, institution=institution, results=results, channel="stow")
         base = request.build_absolute_uri("/api/v1/dicomweb")
         status, payload = store_response(results, retrieve_base=base, study_uid=study_uid)
         return Response(payload, status=status, content_type=DicomJsonRenderer.media_type)

@@ -73,6 +73,7 @@ REQUIRED_TAGS = (
 )
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 _PARSE_LOCK = threading.Lock()
+_ATTEMPTS = 3
 
 
 def max_instance_bytes() -> int:
@@ -93,6 +94,8 @@ class IngestResult:
     failure_code: int = 0
     # The patient the instance is indexed under (None when unmatched or rejected).
     patient_id: int | None = None
+    # The default_storage name of the file this call saved (stored or unmatched), else "".
+    storage_name: str = ""
 
     @property
     def ok(self) -> bool:
@@ -368,27 +371,36 @@ def dicom_ingest(
     sha256 = hashlib.sha256(data).hexdigest()
     storage_name = _save_file(institution, data)
     try:
-        with transaction.atomic():
-            if target is not None:
-                result = _index(base, institution, target, p, storage_name, sha256, len(data))
-            else:
-                result = _hold(base, institution, p, storage_name, sha256, len(data))
-            if audit:
-                ingest_audit(
-                    actor=actor, institution=institution, results=[result], channel=channel
-                )
-    except IntegrityError:
-        default_storage.delete(storage_name)
-        if _is_duplicate(p.sop_instance_uid):  # a concurrent sender stored it first
-            return _duplicate(p, base)
-        return replace(base, reason="The study or series is already filed under another patient.")
+        # Two senders of one new study (parallel C-STORE associations) may both create its
+        # study or series row; the loser's unique violation rolls back its savepoint and it
+        # tries again, finding the winner's rows.
+        for attempt in range(_ATTEMPTS):
+            try:
+                with transaction.atomic():
+                    if target is not None:
+                        result = _index(
+                            base, institution, target, p, storage_name, sha256, len(data)
+                        )
+                    else:
+                        result = _hold(base, institution, p, storage_name, sha256, len(data))
+                    if audit:
+                        ingest_audit(
+                            actor=actor, institution=institution, results=[result], channel=channel
+                        )
+                return result
+            except IntegrityError:
+                if _is_duplicate(p.sop_instance_uid):  # a concurrent sender stored it first
+                    default_storage.delete(storage_name)
+                    return _duplicate(p, base)
+                if attempt == _ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
     except _Conflict as exc:
         default_storage.delete(storage_name)
         return replace(base, reason=str(exc))
     except BaseException:
         default_storage.delete(storage_name)
         raise
-    return result
 
 
 class _Conflict(Exception):
@@ -447,6 +459,7 @@ def _index(
     return replace(
         base,
         status=STORED,
+        storage_name=storage_name,
         failure_code=0,
         study_public_id=study.public_id,
         patient_id=patient.pk,
@@ -488,9 +501,25 @@ def _hold(
     return replace(
         base,
         status=UNMATCHED,
+        storage_name=storage_name,
         failure_code=0,
         reason="No patient of this institution has this PatientID; held for a data manager.",
     )
+
+
+def ingest_batch_failed(
+    *, actor: User | None, institution: Institution, results: list[IngestResult], channel: str
+) -> None:
+    """A batch (upload, STOW-RS request) stopped on an unexpected error, which the caller
+    re-raises. Inside a transaction (a web request: ATOMIC_REQUESTS) the error rolls back the
+    rows the batch wrote, so the files they pointed at are deleted; outside one the rows are
+    committed, and get their audit events."""
+    if transaction.get_connection().in_atomic_block:
+        for r in results:
+            if r.storage_name:
+                default_storage.delete(r.storage_name)
+    else:
+        ingest_audit(actor=actor, institution=institution, results=results, channel=channel)
 
 
 def ingest_audit(

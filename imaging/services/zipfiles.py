@@ -26,6 +26,7 @@ from imaging.services.ingest import (
     IngestResult,
     dicom_ingest,
     ingest_audit,
+    ingest_batch_failed,
     max_instance_bytes,
 )
 from oncology.models import Institution, Patient
@@ -197,8 +198,9 @@ def dicom_ingest_upload(
     patient: Patient | None = None,
 ) -> list[IngestResult]:
     """Ingest uploaded files and zip archives; one result per file (per archive entry for a
-    zip). Each instance commits on its own; one audit event per patient touched is written at
-    the end (ingest_audit)."""
+    zip), and one audit event per patient touched for the whole upload (ingest_audit).
+    Outside a transaction each instance commits on its own; inside one (a web request) they
+    commit or roll back together, files included (ingest_batch_failed)."""
     results: list[IngestResult] = []
 
     def ingest(name: str, data: bytes) -> None:
@@ -236,6 +238,8 @@ def dicom_ingest_upload(
                         ingest(shown, entry)
                 continue
             ingest(name, _read_all(part))
-    finally:
-        ingest_audit(actor=actor, institution=institution, results=results, channel=channel)
+    except BaseException:
+        ingest_batch_failed(actor=actor, institution=institution, results=results, channel=channel)
+        raise
+    ingest_audit(actor=actor, institution=institution, results=results, channel=channel)
     return results

@@ -469,3 +469,43 @@ def test_import_dicom_exits_non_zero_when_a_file_is_rejected(institution, tmp_pa
         call_command("import_dicom", "--institution", "north", str(tmp_path / "bad.dcm"))
     assert exit_info.value.code == 1
     assert "rejected" in capsys.readouterr().out
+
+
+def test_a_lost_race_on_a_new_study_is_retried_not_rejected(
+    institution, patient, settings, monkeypatch
+):
+    from django.db import IntegrityError
+
+    real = ingest_module._index
+    calls = {"n": 0}
+
+    def race_once(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise IntegrityError("UNIQUE constraint failed: imaging_study")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest_module, "_index", race_once)
+    result = dicom_ingest(
+        actor=None, institution=institution, data=ct_bytes(), filename="f", channel="cstore"
+    )
+    assert result.status == "stored"
+    assert calls["n"] == 2
+    assert Instance.objects.count() == 1
+    assert len(stored_files(settings)) == 1
+
+
+def test_a_persistent_integrity_error_is_a_bug_and_leaves_no_file(
+    institution, patient, settings, monkeypatch
+):
+    from django.db import IntegrityError
+
+    def always(*args, **kwargs):
+        raise IntegrityError("boom")
+
+    monkeypatch.setattr(ingest_module, "_index", always)
+    with pytest.raises(IntegrityError):
+        dicom_ingest(
+            actor=None, institution=institution, data=ct_bytes(), filename="f", channel="api"
+        )
+    assert_nothing_stored(settings)

@@ -194,3 +194,26 @@ def test_dicomweb_client_stores_a_series_through_the_live_server(world, live_ser
     assert len(response.ReferencedSOPSequence) == 2
     assert "FailedSOPSequence" not in response
     assert Instance.objects.filter(series__study__study_instance_uid=study).count() == 2
+
+
+def test_an_unexpected_error_mid_request_leaves_no_file_behind(
+    world, api_integration, settings, monkeypatch
+) -> None:
+    from imaging.api import views_ingest
+
+    real = views_ingest.dicom_ingest
+    calls = {"n": 0}
+
+    def fail_second(**kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("bug")
+        return real(**kwargs)
+
+    monkeypatch.setattr(views_ingest, "dicom_ingest", fail_second)
+    parts = [ct_bytes(patient_id=world.patient.mrn) for _ in range(2)]
+    with pytest.raises(RuntimeError):
+        stow(api_integration, parts)
+    # The request's transaction rolls the first instance's rows back; its file goes with them.
+    assert not Instance.objects.exists()
+    assert not [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
