@@ -26,6 +26,7 @@ import numpy as np
 import pydicom
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -232,11 +233,11 @@ def viewer_page(request: HttpRequest, public_id: uuid.UUID, series_id: uuid.UUID
     patient = patient_get(user=_user(request), public_id=public_id, audit_action=None)
     series = _series_of(patient, series_id)
     _audit_series_view(request, patient, series, "viewer")
-    return render(
-        request,
-        "imaging/viewer.html",
-        {"patient": patient, "series": series, "study": series.study},
-    )
+    # Each request saves the session (SESSION_SAVE_EVERY_REQUEST) and SQLite serialises
+    # writers: there the page loads one image at a time, elsewhere four.
+    concurrency = 1 if connection.vendor == "sqlite" else 4
+    context = {"patient": patient, "series": series, "study": series.study}
+    return render(request, "imaging/viewer.html", {**context, "concurrency": concurrency})
 
 
 @person_required

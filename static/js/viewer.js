@@ -28,6 +28,7 @@
   var ww = 400;
   var images = new Map(); // url -> {img, ready}
   var measurements = {}; // mask id -> measurement or null
+  var measuring = {}; // mask id -> request under way
   var drawPending = false;
 
   function setStatus(text) {
@@ -35,23 +36,68 @@
     statusEl.hidden = !text;
   }
 
-  function remember(url) {
+  // Requests go through one queue: the shown slice first, then its neighbours, at most
+  // `maxInflight` at a time (1 on SQLite, which serialises the session write of each request).
+  var queue = [];
+  var inflight = 0;
+  var maxInflight = Number(root.getAttribute("data-concurrency")) || 4;
+
+  function pump() {
+    while (inflight < maxInflight && queue.length) {
+      launch(queue.shift());
+    }
+  }
+
+  function launch(job) {
+    inflight++;
+    job.queued = false;
+    function done() { inflight--; pump(); scheduleDraw(); }
+    if (job.task) {
+      job.task().then(done, done);
+      return;
+    }
+    job.img.onload = function () { job.ready = true; done(); };
+    job.img.onerror = function () { job.failed = true; done(); };
+    job.img.src = job.url;
+  }
+
+  function enqueueTask(task) {
+    queue.unshift({ task: task });
+    pump();
+  }
+
+  function remember(url, urgent) {
     var entry = images.get(url);
     if (entry) {
       images.delete(url); // re-insert: Map order is the LRU order
       images.set(url, entry);
+      if (urgent && entry.queued) {
+        queue.splice(queue.indexOf(entry), 1);
+        queue.unshift(entry);
+      }
       return entry;
     }
-    var img = new Image();
-    entry = { img: img, ready: false, failed: false };
-    img.onload = function () { entry.ready = true; scheduleDraw(); };
-    img.onerror = function () { entry.failed = true; scheduleDraw(); };
-    img.src = url;
+    entry = { img: new Image(), url: url, ready: false, failed: false, queued: true };
     images.set(url, entry);
+    if (urgent) { queue.unshift(entry); } else { queue.push(entry); }
     while (images.size > MAX_CACHED) {
-      images.delete(images.keys().next().value);
+      var oldest = images.keys().next().value;
+      var evicted = images.get(oldest);
+      images.delete(oldest);
+      if (evicted.queued) { queue.splice(queue.indexOf(evicted), 1); }
     }
+    pump();
     return entry;
+  }
+
+  // Drop queued loads nobody waits for any more (an old window while dragging, slices
+  // scrolled past), so the queue holds only what the current view needs.
+  function keepOnly(wanted) {
+    queue = queue.filter(function (job) {
+      if (job.task || wanted[job.url]) { return true; }
+      images.delete(job.url);
+      return false;
+    });
   }
 
   function sliceUrl(ax, i) {
@@ -67,16 +113,18 @@
     return maskToggle.checked && maskSelect.value ? maskSelect.value : null;
   }
 
-  function preload() {
+  function neighbourUrls() {
     var count = meta.axes[axis].count;
+    var urls = [];
     for (var d = 1; d <= PRELOAD; d++) {
       [index[axis] + d, index[axis] - d].forEach(function (i) {
         if (i >= 0 && i < count) {
-          remember(sliceUrl(axis, i));
-          if (currentMask()) { remember(maskUrl(currentMask(), axis, i)); }
+          urls.push(sliceUrl(axis, i));
+          if (currentMask()) { urls.push(maskUrl(currentMask(), axis, i)); }
         }
       });
     }
+    return urls;
   }
 
   function scheduleDraw() {
@@ -109,9 +157,15 @@
     if (!meta) { return; }
     var dims = meta.axes[axis];
     var url = sliceUrl(axis, index[axis]);
-    var entry = remember(url);
     var id = currentMask();
-    var maskEntry = id ? remember(maskUrl(id, axis, index[axis])) : null;
+    var neighbours = neighbourUrls();
+    var wanted = {};
+    wanted[url] = true;
+    if (id) { wanted[maskUrl(id, axis, index[axis])] = true; }
+    neighbours.forEach(function (u) { wanted[u] = true; });
+    keepOnly(wanted);
+    var maskEntry = id ? remember(maskUrl(id, axis, index[axis]), true) : null;
+    var entry = remember(url, true);
     if (entry.failed) { setStatus("This slice could not be loaded."); return; }
     if (!entry.ready || (maskEntry && !maskEntry.ready && !maskEntry.failed)) { return; }
     if (canvas.width !== dims.width || canvas.height !== dims.height) {
@@ -130,12 +184,16 @@
       if (m && axis === "axial" && m.slice === index.axial) { drawMeasurement(m); }
     }
     setStatus("");
+    if (!root.hasAttribute("data-first-image-ms")) {
+      // Milliseconds from navigation start to the first slice on screen (tests, benchmarks).
+      root.setAttribute("data-first-image-ms", String(Math.max(1, Math.round(performance.now()))));
+    }
     root.setAttribute("data-state", "ready");
     root.setAttribute("data-rendered", rendered);
     sliceEl.textContent = axis.charAt(0).toUpperCase() + axis.slice(1) + " " +
       (index[axis] + 1) + " / " + dims.count;
     wlEl.textContent = "W " + Math.round(ww) + " / L " + Math.round(wc);
-    preload();
+    neighbours.forEach(function (u) { remember(u, false); });
   }
 
   function go(delta) {
@@ -179,18 +237,23 @@
   }
 
   function loadMeasurement(id) {
-    if (measurements[id] !== undefined) { showMeasurement(); return; }
-    fetch(baseUrl + "masks/" + id + "/", { credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (data) {
-        if (data) {
-          measurements[id] = data.measurement;
-          // Show the slice the diameters were measured on, where their lines are drawn.
-          if (data.measurement && axis === "axial") { index.axial = data.measurement.slice; }
-        }
-        showMeasurement();
-        scheduleDraw();
-      });
+    if (measurements[id] !== undefined || measuring[id]) { showMeasurement(); return; }
+    measuring[id] = true;
+    enqueueTask(function () {
+      return fetch(baseUrl + "masks/" + id + "/", { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(onMeasurement);
+    });
+    function onMeasurement(data) {
+      measuring[id] = false;
+      if (data) {
+        measurements[id] = data.measurement;
+        // Show the slice the diameters were measured on, where their lines are drawn.
+        if (data.measurement && axis === "axial") { index.axial = data.measurement.slice; }
+      }
+      showMeasurement();
+      scheduleDraw();
+    }
   }
 
   function start(data) {
