@@ -3,6 +3,7 @@
 from django.urls import path
 
 from imaging import views_ingest
+from imaging.urls_viewer import viewer_urlpatterns
 
 app_name = "imaging"
 urlpatterns = [
@@ -10,4 +11,5 @@ urlpatterns = [
     path("patients/<uuid:public_id>/imaging/upload/", views_ingest.upload, name="ingest-upload"),
     path("imaging/unmatched/", views_ingest.queue_list, name="queue"),
     path("imaging/unmatched/<uuid:entry_id>/", views_ingest.queue_resolve, name="queue-resolve"),
+    *viewer_urlpatterns,
 ]
