@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -84,6 +86,20 @@ def _unmatched_study(w: World) -> str:
     return reverse("imaging:queue-resolve", kwargs={"entry_id": entry.public_id})
 
 
+def _viewer(name: str, **extra: object) -> Callable[[World], str]:
+    def build(w: World) -> str:
+        from imaging.views_viewer import series_masks
+        from tests.imaging.viewer_data import store_ct_with_structure_set
+
+        series = store_ct_with_structure_set(w.patient)
+        kwargs = {"public_id": w.patient.public_id, "series_id": series.public_id, **extra}
+        if "mask_id" in extra:
+            kwargs["mask_id"] = series_masks(series)[0].id
+        return reverse(name, kwargs=kwargs)
+
+    return build
+
+
 def _fixed(name: str) -> Callable[[World], str]:
     return lambda w: reverse(name)
 
@@ -135,6 +151,19 @@ MATRIX = [
     Row("imaging:ingest-upload", _patient("imaging:ingest-upload"), PAGE_PATIENT),
     Row("imaging:queue", _fixed("imaging:queue"), PAGE_NOT_CLINICIANS),
     Row("imaging:queue-resolve", _unmatched_study, PAGE_NOT_CLINICIANS),
+    Row("imaging:viewer", _viewer("imaging:viewer"), PAGE_PATIENT),
+    Row("imaging:viewer-meta", _viewer("imaging:viewer-meta"), PAGE_PATIENT),
+    Row(
+        "imaging:viewer-slice",
+        _viewer("imaging:viewer-slice", axis="axial", index=0),
+        PAGE_PATIENT,
+    ),
+    Row("imaging:viewer-mask", _viewer("imaging:viewer-mask", mask_id=""), PAGE_PATIENT),
+    Row(
+        "imaging:viewer-mask-slice",
+        _viewer("imaging:viewer-mask-slice", mask_id="", axis="coronal", index=0),
+        PAGE_PATIENT,
+    ),
     Row("api-me", _fixed("api-me"), API_ANY_CLIENT),
     Row("api-patient-list", _fixed("api-patient-list"), API_ANY_CLIENT),
     Row("api-patient-bulk", _fixed("api-patient-bulk"), POST_ONLY_API),
@@ -188,6 +217,13 @@ def _client(persona: str, world: World, api: bool) -> Client:
         # open the pages.
         client.force_login(getattr(world, persona))
     return client
+
+
+@pytest.fixture(autouse=True)
+def _imaging_files_in_tmp(settings: Any, tmp_path: Path) -> None:
+    # The viewer rows store DICOM files and cache volumes: keep them out of var/.
+    settings.MEDIA_ROOT = tmp_path
+    settings.IMAGING_CACHE_DIR = tmp_path / "viewer-cache"
 
 
 @pytest.mark.parametrize("row", MATRIX, ids=[r.name for r in MATRIX])
