@@ -17,7 +17,6 @@ from tests.imaging.viewer_data import store_ct_with_structure_set
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.urls("tests.imaging.viewer_urls"),
 ]
 
 

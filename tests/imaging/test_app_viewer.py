@@ -63,8 +63,6 @@ def dicom_window(hu: np.ndarray, center: float, width: float) -> np.ndarray:
     return np.rint(y).astype(np.uint8)
 
 
-pytestmark = pytest.mark.urls("tests.imaging.viewer_urls")
-
 ROUTES = ["viewer", "viewer-meta", "viewer-slice", "viewer-mask", "viewer-mask-slice"]
 
 
