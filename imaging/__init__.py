@@ -1,5 +1,4 @@
-"""Imaging: DICOM ingest, volumes, masks, viewer and radiomics (issues 3 and 4).
-
-Not built yet; the package exists so the layout of shared/DESIGN.md is in place. It is not an
-installed app and nothing in the UI, API or docs refers to it until it is real.
+"""Imaging: DICOM ingest (upload, STOW-RS, C-STORE, import_dicom), studies/series/instances, the
+unmatched-study queue and the viewer (an installed Django app), on top of the pure libraries
+imaging.dicom (volumes, masks, processing, de-identification) and imaging.radiomics (IBSI features).
 """

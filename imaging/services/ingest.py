@@ -78,7 +78,7 @@ _ATTEMPTS = 3
 
 def max_instance_bytes() -> int:
     """The largest single DICOM file accepted (a 2,000-frame cine is ~1 GB; a CT slice 0.5 MB)."""
-    return int(getattr(settings, "IMAGING_MAX_INSTANCE_BYTES", 512 * 1024 * 1024))
+    return int(settings.IMAGING_MAX_INSTANCE_BYTES)
 
 
 @dataclass(frozen=True)

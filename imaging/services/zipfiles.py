@@ -36,15 +36,15 @@ _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a local header, or an empty archi
 
 def max_upload_bytes() -> int:
     """The largest file (or archive) accepted in one upload."""
-    return int(getattr(settings, "IMAGING_MAX_UPLOAD_BYTES", 2 * 1024 * 1024 * 1024))
+    return int(settings.IMAGING_MAX_UPLOAD_BYTES)
 
 
 def max_zip_entries() -> int:
-    return int(getattr(settings, "IMAGING_MAX_ZIP_ENTRIES", 10_000))
+    return int(settings.IMAGING_MAX_ZIP_ENTRIES)
 
 
 def max_zip_inflated_bytes() -> int:
-    return int(getattr(settings, "IMAGING_MAX_ZIP_INFLATED_BYTES", 4 * 1024 * 1024 * 1024))
+    return int(settings.IMAGING_MAX_ZIP_INFLATED_BYTES)
 
 
 @dataclass(frozen=True)
