@@ -15,37 +15,22 @@ when, without a scroll through 300 slices flooding the trail with 300 events.
 
 from __future__ import annotations
 
-import hashlib
 import time
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
-import pydicom
-from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
-from pydicom.dataset import Dataset
 
 from core.audit import audit_record
-from core.jobs import job_enqueue, register_job_kind
-from core.models import AuditAction, Job, User
-from imaging import viewer
-from imaging.dicom import (
-    MaskError,
-    Volume,
-    VolumeAssemblyError,
-    rtstruct_roi_names,
-    rtstruct_to_mask,
-    seg_to_mask,
-    volume_from_datasets,
-)
-from imaging.models import Instance, Series
+from core.jobs import job_enqueue
+from core.models import AuditAction, User
+from imaging import viewer, viewer_series
+from imaging.dicom import MaskError, Volume, VolumeAssemblyError
+from imaging.models import Series
+from imaging.viewer_series import MASK_MODALITIES, PREPARE_JOB_KIND, series_masks, series_volume
 from oncology.models import Patient
 from oncology.selectors import patient_get
 from oncology.views import person_required
@@ -53,20 +38,10 @@ from oncology.views import person_required
 AUDIT_OBJECT = "dicom_series"
 VIEWING_WINDOW_SECONDS = 30 * 60
 _SESSION_KEY = "imaging.viewing"
-# A 300-slice 512 x 512 CT assembles from storage in about 1.0-1.6 s: up to this many
-# instances the metadata request assembles inline (< 2 s); larger series go to a job.
-INLINE_ASSEMBLY_MAX_INSTANCES = 300
-PREPARE_JOB_KIND = "imaging_volume_prepare"
-MASK_MODALITIES = ("RTSTRUCT", "SEG")
 
 
 def _user(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
-
-
-def cache_dir() -> Path:
-    configured = getattr(settings, "IMAGING_CACHE_DIR", None)
-    return Path(configured) if configured else Path(settings.VAR_DIR) / "cache" / "imaging"
 
 
 # --- access and audit --------------------------------------------------------------------
@@ -114,116 +89,6 @@ def _series_for_image(
     return patient, series
 
 
-# --- volumes and masks from storage ------------------------------------------------------
-
-
-def _read(instance: Instance, *, pixels: bool = True) -> Dataset:
-    with default_storage.open(instance.storage_name, "rb") as handle:
-        return pydicom.dcmread(handle, stop_before_pixels=not pixels)
-
-
-def _volume_key(series: Series) -> str:
-    return viewer.volume_cache_key(series.instances.values_list("sha256", flat=True))
-
-
-def series_volume(series: Series) -> Volume:
-    """The series' volume from the caches, assembling (and caching) it when needed."""
-
-    def assemble() -> Volume:
-        return volume_from_datasets(_read(i) for i in series.instances.all())
-
-    return viewer.cached_volume(cache_dir(), _volume_key(series), assemble)
-
-
-@register_job_kind(PREPARE_JOB_KIND)
-def _prepare_volume_job(job: Job) -> dict[str, Any]:
-    """Assemble a large series into the disk cache ahead of the viewer's requests."""
-    from core.jobs import JobError
-
-    series = Series.objects.get(pk=job.payload["series_id"])
-    try:
-        volume = series_volume(series)
-    except VolumeAssemblyError as exc:
-        raise JobError(str(exc)) from exc
-    return {"count": volume.shape[0]}
-
-
-@dataclass(frozen=True)
-class MaskSource:
-    id: str  # opaque: a hash of the source file and the ROI, never the ROI name
-    label: str
-    instance: Instance
-    roi: str
-    modality: str
-
-
-def _references_series(ds: Dataset, series: Series) -> bool:
-    uids: set[str] = set()
-    for ref in getattr(ds, "ReferencedFrameOfReferenceSequence", []):
-        for study in getattr(ref, "RTReferencedStudySequence", []):
-            for s in getattr(study, "RTReferencedSeriesSequence", []):
-                uids.add(str(getattr(s, "SeriesInstanceUID", "")))
-    for s in getattr(ds, "ReferencedSeriesSequence", []):  # SEG
-        uids.add(str(getattr(s, "SeriesInstanceUID", "")))
-    if uids:
-        return series.series_instance_uid in uids
-    frame = str(getattr(ds, "FrameOfReferenceUID", ""))
-    return bool(frame) and frame == series.frame_of_reference_uid
-
-
-_ROI_NAMES = viewer.LruCache(max_items=64)
-
-
-def _roi_names(instance: Instance, series: Series) -> tuple[str, list[str]]:
-    """(modality, ROI names) of an RTSTRUCT/SEG instance that references `series`."""
-    cached = _ROI_NAMES.get(f"{instance.sha256}:{series.series_instance_uid}")
-    if cached is not None:
-        return cached
-    ds = _read(instance, pixels=False)
-    modality, names = str(getattr(ds, "Modality", "")), []
-    if _references_series(ds, series):
-        if modality == "RTSTRUCT":
-            names = rtstruct_roi_names(ds)
-        elif modality == "SEG":
-            names = [str(s.SegmentLabel) for s in getattr(ds, "SegmentSequence", [])]
-    result = (modality, names)
-    _ROI_NAMES.put(f"{instance.sha256}:{series.series_instance_uid}", result)
-    return result
-
-
-def series_masks(series: Series) -> list[MaskSource]:
-    """Masks for `series`: ROIs of the RTSTRUCT and SEG objects of the same study that
-    reference it (by series, or by frame of reference when they name no series)."""
-    sources = []
-    instances = Instance.objects.filter(
-        series__study=series.study, series__modality__in=MASK_MODALITIES
-    ).order_by("id")
-    for instance in instances:
-        modality, names = _roi_names(instance, series)
-        for roi in names:
-            mask_id = hashlib.sha256(f"{instance.sha256}\0{roi}".encode()).hexdigest()[:20]
-            sources.append(MaskSource(mask_id, roi, instance, roi, modality))
-    return sources
-
-
-def _mask_source(series: Series, mask_id: str) -> tuple[int, MaskSource]:
-    for number, source in enumerate(series_masks(series)):
-        if source.id == mask_id:
-            return number, source
-    raise Http404("No such mask")
-
-
-def source_mask(volume_key: str, volume: Volume, source: MaskSource) -> np.ndarray:
-    def rasterise() -> np.ndarray:
-        ds = _read(source.instance)
-        if source.modality == "SEG":
-            return seg_to_mask(ds, volume, source.roi)
-        return rtstruct_to_mask(ds, volume, source.roi)
-
-    key = viewer.mask_cache_key(volume_key, source.instance.sha256, source.roi)
-    return viewer.cached_mask(cache_dir(), key, rasterise)
-
-
 # --- views -------------------------------------------------------------------------------
 
 
@@ -248,10 +113,10 @@ def viewer_metadata(
     _, series = _series_for_image(request, public_id, series_id, "json")
     if series.modality in MASK_MODALITIES:
         return JsonResponse({"status": "error", "error": "not an image series"}, status=422)
-    key = _volume_key(series)
+    key = viewer_series.volume_key(series)
     if (
-        not viewer.is_volume_cached(cache_dir(), key)
-        and series.instance_count > INLINE_ASSEMBLY_MAX_INSTANCES
+        not viewer.is_volume_cached(viewer_series.cache_dir(), key)
+        and series.instance_count > viewer_series.INLINE_ASSEMBLY_MAX_INSTANCES
     ):
         job = job_enqueue(
             kind=PREPARE_JOB_KIND,
@@ -309,11 +174,19 @@ def viewer_slice(
     return _png(viewer.render_slice_png(volume, axis, index, center, width))
 
 
+def _mask_source(series: Series, mask_id: str) -> tuple[int, viewer_series.MaskSource]:
+    for number, source in enumerate(series_masks(series)):
+        if source.id == mask_id:
+            return number, source
+    raise Http404("No such mask")
+
+
 def _volume_and_mask(series: Series, mask_id: str) -> tuple[Volume, np.ndarray, int]:
     number, source = _mask_source(series, mask_id)
     try:
         volume = series_volume(series)
-        return volume, source_mask(_volume_key(series), volume, source), number
+        key = viewer_series.volume_key(series)
+        return volume, viewer_series.source_mask(key, volume, source), number
     except (VolumeAssemblyError, MaskError) as exc:
         raise Http404("Mask cannot be placed on this series") from exc
 

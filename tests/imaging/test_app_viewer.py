@@ -15,7 +15,7 @@ from django.urls import reverse
 from PIL import Image
 
 from core.models import AuditEvent
-from imaging import viewer, views_viewer
+from imaging import viewer, viewer_series, views_viewer
 from imaging.models import Series
 from tests.conftest import World
 from tests.imaging import viewer_data
@@ -343,7 +343,7 @@ def test_a_reopened_series_comes_from_the_disk_cache_without_reading_dicom(
     def no_dicom(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("DICOM read again")
 
-    monkeypatch.setattr(views_viewer, "_read", no_dicom)
+    monkeypatch.setattr(viewer_series, "read_instance", no_dicom)
     assert member_client.get(url).content == first
 
 
@@ -360,7 +360,7 @@ def test_a_large_series_is_prepared_in_a_job_and_then_shown(
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    monkeypatch.setattr(views_viewer, "INLINE_ASSEMBLY_MAX_INSTANCES", 5)
+    monkeypatch.setattr(viewer_series, "INLINE_ASSEMBLY_MAX_INSTANCES", 5)
     url = _url("viewer-meta", world, series)
     with django_capture_on_commit_callbacks(execute=True):
         response = member_client.get(url)
@@ -368,7 +368,7 @@ def test_a_large_series_is_prepared_in_a_job_and_then_shown(
     assert response.json() == {"status": "preparing"}
     from core.models import Job
 
-    job = Job.objects.get(kind=views_viewer.PREPARE_JOB_KIND)
+    job = Job.objects.get(kind=viewer_series.PREPARE_JOB_KIND)
     job.refresh_from_db()
     assert job.status == "succeeded", job.error
     assert member_client.get(url).json()["status"] == "ready"
