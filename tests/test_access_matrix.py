@@ -88,7 +88,7 @@ def _unmatched_study(w: World) -> str:
 
 def _viewer(name: str, **extra: object) -> Callable[[World], str]:
     def build(w: World) -> str:
-        from imaging.views_viewer import series_masks
+        from imaging.viewer_series import series_masks
         from tests.imaging.viewer_data import store_ct_with_structure_set
 
         series = store_ct_with_structure_set(w.patient)
