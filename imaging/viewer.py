@@ -28,7 +28,6 @@ import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -264,15 +263,6 @@ def render_mask_png(
 
 
 # --- metadata and measurements -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MaskInfo:
-    """A mask the viewer can overlay: its id in URLs (opaque), label and colour."""
-
-    id: str
-    label: str
-    colour: tuple[int, int, int]
 
 
 def default_window(volume: Volume) -> tuple[float, float]:
