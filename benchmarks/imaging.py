@@ -16,8 +16,9 @@
       test client (middleware, token auth, ATOMIC_REQUESTS; no socket);
    b. STOW-RS (`POST /api/v1/dicomweb/studies`): the series in one multipart/related request,
       through the test client;
-   c. C-STORE: the Storage SCP of imaging/cstore.py in this process and a pynetdicom SCU in a
-      separate process, over loopback, one association.
+   c. C-STORE: the Storage SCP of imaging/cstore.py in this process and, in a separate process
+      over loopback, one association: a pynetdicom SCU, then (when DCMTK is installed) DCMTK's
+      `storescu`, the C++ sender a modality or PACS is closer to.
    d. for reference, `dicom_ingest` called in a loop with no door at all: what every door
       costs on top of the service is the difference.
 4. Assembles the volume from the stored files (storage -> pydicom -> imaging.dicom.volume),
@@ -146,6 +147,26 @@ def run_scu(host: str, port: int, called_ae: str, folder: Path) -> dict[str, Any
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def storescu_push(host: str, port: int, called_ae: str, folder: Path) -> dict[str, Any]:
+    """The same push with DCMTK's `storescu` (C++, as a modality or PACS would send), one
+    association for all files; {"error": ...} when DCMTK is not installed."""
+    exe = shutil.which("storescu")
+    if exe is None:
+        return {"error": "DCMTK storescu not installed (apt-get install dcmtk)"}
+    paths = sorted(folder.glob("*.dcm"))
+    for path in paths:
+        path.read_bytes()
+    # DCMTK reads TCP_NODELAY from the environment (Nagle is otherwise left on).
+    env = {**os.environ, "TCP_NODELAY": "1"}
+    command = [exe, "-aet", "BENCHSCU", "-aec", called_ae, host, str(port), *map(str, paths)]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)  # noqa: S603
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        return {"error": (done.stderr.strip().splitlines() or ["storescu failed"])[-1]}
+    return {"seconds": seconds, "instances": len(paths), "failed": 0}
+
+
 # --- OncoBoard ----------------------------------------------------------------------------------
 
 
@@ -248,12 +269,13 @@ def ingest_direct(institution: Any, actor: Any, blobs: list[bytes]) -> float:
     return time.perf_counter() - start
 
 
-def ingest_cstore(institution: Any, actor: Any, folder: Path) -> float:
+def ingest_cstore(institution: Any, actor: Any, folder: Path, sender: str) -> float:
     from imaging.cstore import cstore_server_start, cstore_server_stop
 
+    push = run_scu if sender == "pynetdicom" else storescu_push
     server = cstore_server_start(institution=institution, port=0, actor=actor)
     try:
-        result = run_scu("127.0.0.1", server.server_address[1], "ONCOBOARD", folder)
+        result = push("127.0.0.1", server.server_address[1], "ONCOBOARD", folder)
     finally:
         cstore_server_stop(server, grace_s=10)
     if "error" in result or result["failed"]:
@@ -339,7 +361,10 @@ def orthanc_run(folder: Path) -> dict[str, Any]:
     blobs = [path.read_bytes() for path in paths]
     results: dict[str, Any] = {}
     version = ""
-    for door in ("REST /instances", "STOW-RS", "C-STORE", "C-STORE, TCP_NODELAY=1"):
+    doors = ["REST /instances", "STOW-RS", "C-STORE", "C-STORE, TCP_NODELAY=1"]
+    if shutil.which("storescu"):
+        doors.append("C-STORE storescu, TCP_NODELAY=1")
+    for door in doors:
         workdir = Path(tempfile.mkdtemp(prefix="bench-orthanc-"))
         # DCMTK (Orthanc's DICOM stack) as Debian builds it leaves Nagle's algorithm on unless
         # the environment says TCP_NODELAY=1: each C-STORE-RSP then waits ~50 ms for the
@@ -376,7 +401,8 @@ def orthanc_run(folder: Path) -> dict[str, Any]:
                 if response.status != 200:
                     raise RuntimeError(f"Orthanc STOW-RS: HTTP {response.status}")
             else:
-                pushed = scu_push("127.0.0.1", ORTHANC_DICOM_PORT, "ORTHANC", folder)
+                push = storescu_push if "storescu" in door else scu_push
+                pushed = push("127.0.0.1", ORTHANC_DICOM_PORT, "ORTHANC", folder)
                 if "error" in pushed or pushed["failed"]:
                     raise RuntimeError(f"Orthanc C-STORE: {pushed}")
                 seconds = pushed["seconds"]
@@ -471,9 +497,15 @@ def _main(series_dir: Path) -> None:
         # Django refuses more than DATA_UPLOAD_MAX_NUMBER_FILES (100) files in one form.
         "upload API, 100 files/request": lambda: ingest_upload_api(api, upload_url, blobs, 100),
         "STOW-RS": lambda: ingest_stow(api, STOW_URL, blobs),
-        "C-STORE": lambda: ingest_cstore(institution, integration, series_dir),
+        "C-STORE, pynetdicom SCU": lambda: ingest_cstore(
+            institution, integration, series_dir, "pynetdicom"
+        ),
         "dicom_ingest alone (no door)": lambda: ingest_direct(institution, integration, blobs),
     }
+    if shutil.which("storescu"):
+        doors["C-STORE, DCMTK storescu"] = lambda: ingest_cstore(
+            institution, integration, series_dir, "storescu"
+        )
     for door, run in doors.items():
         _empty_index()
         seconds[door] = run()
@@ -496,22 +528,18 @@ def _main(series_dir: Path) -> None:
     for door, value in seconds.items():
         print(_row(f"{door} series", value, "s", TARGET_SERIES_S * n / 300, higher_is_better=False))
         print(f"{'':<36}{n / value:>9.1f} instances/s, {total_mb / value:.1f} MB/s")
-    print(
-        _row(
-            "C-STORE rate",
-            n / seconds["C-STORE"],
-            "instances/s",
-            TARGET_CSTORE_PER_S,
-            higher_is_better=True,
-        )
-    )
+    for door in ("C-STORE, pynetdicom SCU", "C-STORE, DCMTK storescu"):
+        if door in seconds:
+            rate = n / seconds[door]
+            print(_row(f"{door} rate", rate, "instances/s", TARGET_CSTORE_PER_S, True))
     print(_row("volume assembly (best of 3)", volume_s, "s", TARGET_VOLUME_S, False))
     print()
     ours = {
         "REST /instances": seconds["upload API, 1 file/request"],
         "STOW-RS": seconds["STOW-RS"],
-        "C-STORE": seconds["C-STORE"],
-        "C-STORE, TCP_NODELAY=1": seconds["C-STORE"],
+        "C-STORE": seconds["C-STORE, pynetdicom SCU"],
+        "C-STORE, TCP_NODELAY=1": seconds["C-STORE, pynetdicom SCU"],
+        "C-STORE storescu, TCP_NODELAY=1": seconds.get("C-STORE, DCMTK storescu", float("nan")),
     }
     if "error" in orthanc:
         print(f"Orthanc not measured in this run ({orthanc['error']}).")
@@ -525,8 +553,9 @@ def _main(series_dir: Path) -> None:
         mine = ours[door]
         label = {
             "REST /instances": "upload API (1 file/req) vs REST",
-            "C-STORE": "C-STORE (Orthanc default)",
-            "C-STORE, TCP_NODELAY=1": "C-STORE (Orthanc TCP_NODELAY=1)",
+            "C-STORE": "C-STORE pynetdicom (Orthanc default)",
+            "C-STORE, TCP_NODELAY=1": "C-STORE pynetdicom (Orthanc NODELAY)",
+            "C-STORE storescu, TCP_NODELAY=1": "C-STORE storescu (Orthanc NODELAY)",
         }.get(door, door)
         print(f"{label:<36}{mine:>8.2f}s  {their_s:>8.2f}s  {their_s / mine:>11.2f}x")
     print("(Orthanc/ours >= 1.00x: we are at least as fast.)")
