@@ -54,12 +54,21 @@ class Series(models.Model):
     instance_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # Objects without a pixel volume of their own (structure sets, segmentations, reports).
+    NON_IMAGE_MODALITIES = frozenset(
+        {"RTSTRUCT", "SEG", "SR", "PR", "KO", "RTPLAN", "RTDOSE", "DOC"}
+    )
+
     class Meta:
         ordering = ["series_number", "id"]
         verbose_name_plural = "series"
 
     def __str__(self) -> str:
         return f"series {self.public_id}"
+
+    @property
+    def is_viewable(self) -> bool:
+        return self.modality not in self.NON_IMAGE_MODALITIES
 
 
 class InstanceFields(models.Model):

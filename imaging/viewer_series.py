@@ -39,8 +39,7 @@ MASK_MODALITIES = ("RTSTRUCT", "SEG")
 
 
 def cache_dir() -> Path:
-    configured = getattr(settings, "IMAGING_CACHE_DIR", None)
-    return Path(configured) if configured else Path(settings.VAR_DIR) / "cache" / "imaging"
+    return Path(settings.IMAGING_CACHE_DIR)
 
 
 def read_instance(instance: Instance, *, pixels: bool = True) -> Dataset:

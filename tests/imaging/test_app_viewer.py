@@ -383,3 +383,16 @@ def test_a_mask_series_is_not_an_image(world: World, series: Series, member_clie
 def test_the_synthetic_lesion_lies_where_the_fixture_says() -> None:
     # Guards the other tests' expectations: the fixture's geometry constants agree.
     assert viewer_data.SHAPE == synthetic_hu().shape
+
+
+def test_the_study_list_links_image_series_to_the_viewer_but_not_structure_sets(
+    world: World, series: Series, member_client: Client
+) -> None:
+    page = member_client.get(
+        reverse("imaging:study-list", kwargs={"public_id": world.patient.public_id})
+    ).content.decode()
+    assert _url("viewer", world, series) in page
+    structure_sets = Series.objects.filter(study=series.study, modality="RTSTRUCT")
+    assert structure_sets.exists()
+    for other in structure_sets:
+        assert f"series/{other.public_id}/" not in page
