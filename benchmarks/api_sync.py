@@ -23,14 +23,14 @@ import platform
 import random
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks._django import setup_django  # noqa: E402  (needs ROOT on the path)
 
 RECORDS = int(os.environ.get("BENCH_RECORDS", "10000"))
 BATCH = int(os.environ.get("BENCH_BATCH", "1000"))
@@ -39,38 +39,8 @@ TARGET_RECORDS_PER_S = 1000.0
 TARGET_P95_MS = 150.0
 
 
-def _bench_database() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        sys.exit("Set DATABASE_URL to a PostgreSQL server (the target is measured on PostgreSQL).")
-    import psycopg
-
-    name = os.environ.get("BENCH_DATABASE", "oncoboard_bench")
-    if not name.replace("_", "").isalnum():
-        sys.exit("BENCH_DATABASE must be a plain identifier.")
-    parts = urlsplit(url)
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
 def _setup_django() -> None:
-    os.environ["DATABASE_URL"] = _bench_database()
-    os.environ.setdefault("ONCO_VAR_DIR", tempfile.mkdtemp(prefix="oncoboard-bench-"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    # A client sending 10,000 records in ten calls is the point here, not the rate limit.
-    os.environ.setdefault("API_RATE_LIMIT", "100000/min")
-    # One connection for the whole run, so its backend's CPU time can be read.
-    os.environ.setdefault("DATABASE_CONN_MAX_AGE", "3600")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    setup_django("oncoboard_bench")
 
 
 # --- synthetic records ------------------------------------------------------------------------

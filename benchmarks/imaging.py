@@ -51,10 +51,11 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks._django import setup_django  # noqa: E402  (needs ROOT on the path)
 
 SLICES = int(os.environ.get("BENCH_SLICES", "300"))
 SIZE = 512
@@ -170,36 +171,8 @@ def storescu_push(host: str, port: int, called_ae: str, folder: Path) -> dict[st
 # --- OncoBoard ----------------------------------------------------------------------------------
 
 
-def _bench_database() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        sys.exit("Set DATABASE_URL to a PostgreSQL server (the target is measured on PostgreSQL).")
-    import psycopg
-
-    name = os.environ.get("BENCH_DATABASE", "oncoboard_bench_imaging")
-    if not name.replace("_", "").isalnum():
-        sys.exit("BENCH_DATABASE must be a plain identifier.")
-    parts = urlsplit(url)
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
 def _setup_django() -> None:
-    os.environ["DATABASE_URL"] = _bench_database()
-    os.environ.setdefault("ONCO_VAR_DIR", tempfile.mkdtemp(prefix="oncoboard-bench-"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.setdefault("API_RATE_LIMIT", "100000/min")
-    os.environ.setdefault("DATABASE_CONN_MAX_AGE", "3600")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    setup_django("oncoboard_bench_imaging")
 
 
 def _empty_index() -> None:
