@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions
@@ -38,7 +39,7 @@ from imaging.services.ingest import (
 from imaging.services.zipfiles import UploadedDicom, dicom_ingest_upload, max_upload_bytes
 from oncology.selectors import patient_get_for_write
 
-MAX_FILES_PER_REQUEST = 2_000
+MAX_FILES_PER_REQUEST = settings.DATA_UPLOAD_MAX_NUMBER_FILES
 _READ_CHUNK = 1024 * 1024
 
 
