@@ -59,6 +59,17 @@ def resegment(image: Image, roi: Roi, settings: RadiomicsSettings) -> Roi:
     return Roi(roi.morphological, intensity)
 
 
+def _bounding_box(mask: np.ndarray, margin: int) -> tuple[slice, ...]:
+    """The mask's bounding box plus `margin` voxels, from per-axis projections (no index
+    arrays as large as the ROI)."""
+    box = []
+    for axis, n in enumerate(mask.shape):
+        others = tuple(a for a in range(mask.ndim) if a != axis)
+        hits = np.flatnonzero(mask.any(axis=others))
+        box.append(slice(max(int(hits[0]) - margin, 0), min(int(hits[-1]) + margin + 1, n)))
+    return tuple(box)
+
+
 def prepare(image: Image, mask: np.ndarray, settings: RadiomicsSettings) -> RoiContext:
     """Crop, re-segment and wrap an image and a binary mask for feature computation."""
     if mask.shape != image.array.shape:
@@ -72,9 +83,14 @@ def prepare(image: Image, mask: np.ndarray, settings: RadiomicsSettings) -> RoiC
                 "the ROI is empty after interpolation: no voxel of the new grid reaches the "
                 f"partial-volume threshold {settings.roi_partial_volume}"
             )
-    roi = Roi.from_mask(mask)
     # Keep a margin so the 1 cm^3 local-intensity sphere still sees the voxels around the ROI.
     margin = int(np.ceil(6.3 / min(image.spacing))) + 1
+    if settings.resampled_spacing_mm is None:
+        # Crop before building the ROI masks: on a whole CT each full-size mask costs tens of
+        # MB. (With interpolation the grid is aligned on the whole image, so crop afterwards.)
+        box = _bounding_box(mask, margin)
+        image, mask = Image(image.array[box], image.spacing), mask[box]
+    roi = Roi.from_mask(mask)
     image, roi = crop_to_roi(image, roi, margin=margin)
     roi = resegment(image, roi, settings)
     if not roi.intensity.any():

@@ -14,6 +14,12 @@ from imaging.radiomics.registry import FeatureValue
 from imaging.radiomics.settings import RadiomicsSettings
 
 
+def _binary(mask: np.ndarray | Any) -> np.ndarray:
+    """The mask as booleans, without another full-size copy when it already is one."""
+    array = np.asarray(getattr(mask, "array", mask))
+    return array if array.dtype == bool else array > 0
+
+
 def extract_features(
     image: Any, mask: np.ndarray | Any, settings: RadiomicsSettings
 ) -> list[FeatureValue]:
@@ -24,15 +30,14 @@ def extract_features(
     object, on the same grid.
     """
     img = Image.from_volume(image)
-    mask_array = np.asarray(getattr(mask, "array", mask)) > 0
-    ctx = prepare(img, mask_array, settings)
+    ctx = prepare(img, _binary(mask), settings)
     return compute_families(ctx, settings.families or tuple(FAMILIES))
 
 
 def extract(image: Any, mask: np.ndarray | Any, settings: RadiomicsSettings) -> FeatureSet:
     """:func:`extract_features` plus the provenance record that every stored result carries."""
     img = Image.from_volume(image)
-    mask_array = np.asarray(getattr(mask, "array", mask)) > 0
+    mask_array = _binary(mask)
     values = extract_features(img, mask_array, settings)
     return FeatureSet(values, provenance(img, mask_array, settings))
 
