@@ -60,7 +60,7 @@ class RadiomicsSettings:
     name: str = "custom"
     version: int = SETTINGS_VERSION
     approach: Approach = "3D"
-    # Interpolation (IBSI 2.4); None keeps the native grid. Not applied yet by the engine.
+    # Interpolation (IBSI 2.4), applied by context.prepare; None keeps the native grid.
     resampled_spacing_mm: tuple[float, ...] | None = None
     interpolation: str | None = None
     roi_partial_volume: float = 0.5
