@@ -171,3 +171,151 @@ class HeldInstance(InstanceFields):
 
     def __str__(self) -> str:
         return f"held instance {self.pk}"
+
+
+class MaskKind(models.TextChoices):
+    NIFTI = "nifti", "Imported NIfTI"
+    DRAWN = "drawn", "Drawn"
+    SEED = "seed", "Semi-automatic (seed point)"
+
+
+class Mask(models.Model):
+    """A mask we store on a series' voxel grid: imported from NIfTI, drawn in the viewer or grown
+    from a seed point. RTSTRUCT and SEG masks are not rows: they are read from their instances.
+
+    The voxels live in default storage (no PHI in the name) as a compressed boolean array of the
+    series volume's shape; `sha256` is of those voxels, so an edit gives new content and new
+    radiomics inputs. A semi-automatic mask stays marked as such (`kind`), and `edited` says a
+    person changed it by hand afterwards.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="stored_masks")
+    label = models.CharField(max_length=64)
+    kind = models.CharField(max_length=10, choices=MaskKind.choices)
+    storage_name = models.CharField(max_length=200)
+    sha256 = models.CharField(max_length=64)
+    volume_key = models.CharField(max_length=64)  # imaging.viewer.volume_cache_key of the grid
+    voxel_count = models.PositiveBigIntegerField(default=0)
+    parameters = models.JSONField(default=dict, blank=True)  # e.g. seed, window, thresholds
+    edited = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        "core.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["label", "id"]
+
+    def __str__(self) -> str:
+        return f"mask {self.public_id}"
+
+
+class RadiomicsBatch(models.Model):
+    """A cohort extraction: one RadiomicsRun per (series, mask) of the chosen patients, each its
+    own job so that the batch fans out over the workers."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    institution = models.ForeignKey(
+        "oncology.Institution", on_delete=models.PROTECT, related_name="radiomics_batches"
+    )
+    preset = models.CharField(max_length=40, blank=True)
+    settings = models.JSONField(default=dict)
+    settings_hash = models.CharField(max_length=64)
+    created_by = models.ForeignKey(
+        "core.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "radiomics batches"
+
+    def __str__(self) -> str:
+        return f"radiomics batch {self.public_id}"
+
+
+class RadiomicsRun(models.Model):
+    """IBSI features of one (series, mask, settings). `input_key` hashes the inputs' content
+    (the series' instances, the mask source, the settings and the engine version): the same
+    inputs return this row instead of computing again."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(
+        "oncology.Patient", on_delete=models.CASCADE, related_name="radiomics_runs"
+    )
+    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="radiomics_runs")
+    mask_id = models.CharField(max_length=40)  # the viewer's mask id, or a stored Mask's hex id
+    mask_label = models.CharField(max_length=200)
+    mask_sha256 = models.CharField(max_length=64, blank=True)
+    preset = models.CharField(max_length=40, blank=True)
+    settings = models.JSONField(default=dict)
+    settings_hash = models.CharField(max_length=64)
+    input_key = models.CharField(max_length=64, unique=True)
+    job = models.ForeignKey(
+        "core.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    batch = models.ForeignKey(
+        RadiomicsBatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="runs"
+    )
+    features = models.JSONField(default=list, blank=True)  # [{feature, ibsi_code, value}]
+    provenance = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        "core.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"radiomics run {self.public_id}"
+
+
+class DeidentificationKey(models.Model):
+    """The institution's secret for de-identification: UID replacements (HMAC), the per-patient
+    date offset and pseudonym derive from it, so a re-sent or re-exported study maps to the same
+    identifiers. Created on first use; never shown, logged or exported.
+    """
+
+    institution = models.OneToOneField(
+        "oncology.Institution", on_delete=models.PROTECT, related_name="deidentification_key"
+    )
+    sealed_key = models.TextField()  # see imaging/services/deid_keys.py for the format
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"de-identification key of institution {self.institution_id}"
+
+
+class ResearchExport(models.Model):
+    """A de-identified copy of chosen series for research or sharing outside the care team: a
+    zip built by a job and kept in storage for its requester; instances with (or likely to have)
+    burned-in annotation are quarantined, not exported."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    institution = models.ForeignKey(
+        "oncology.Institution", on_delete=models.PROTECT, related_name="research_exports"
+    )
+    requested_by = models.ForeignKey(
+        "core.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    series = models.ManyToManyField(Series, related_name="+")
+    purpose = models.CharField(max_length=200)
+    job = models.ForeignKey(
+        "core.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    storage_name = models.CharField(max_length=200, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    summary = models.JSONField(default=dict, blank=True)  # counts: exported, quarantined, ...
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"research export {self.public_id}"
