@@ -227,3 +227,36 @@ def jobs_reconcile(*, resend_after_seconds: int = 300) -> dict[str, int]:
     for job_id in stale.values_list("pk", flat=True):
         resent += job_send(job_id)
     return {"requeued": len(requeued_ids), "failed": failed, "resent": resent}
+
+
+# --- progress ------------------------------------------------------------------------------
+# A handler's database writes stay invisible until its transaction commits, so progress goes
+# through Django's cache (Redis in production, shared by web and workers; local memory on the
+# embedded default, where eager jobs run in the web process). Progress is advisory: a cache
+# outage never fails a job, and a missing entry only means "no progress reported".
+PROGRESS_KEY_PREFIX = "job-progress:"
+
+
+def job_progress_set(job: Job, **progress: Any) -> None:
+    """Publish this job's progress (small JSON values: stage, done, total, ...)."""
+    from django.core.cache import cache
+
+    try:
+        cache.set(
+            f"{PROGRESS_KEY_PREFIX}{job.public_id.hex}",
+            {**progress, "attempt": job.attempts},
+            timeout=settings.JOB_LEASE_SECONDS,
+        )
+    except Exception:  # the cache backends raise their own connection errors
+        logger.warning("progress of job %s not published: cache unavailable", job.pk)
+
+
+def job_progress(job: Job) -> dict[str, Any] | None:
+    """The last progress a running job published, or None."""
+    from django.core.cache import cache
+
+    try:
+        value = cache.get(f"{PROGRESS_KEY_PREFIX}{job.public_id.hex}")
+    except Exception:
+        return None
+    return value if isinstance(value, dict) else None
