@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from imaging import views_viewer
+from imaging import views_masks, views_viewer
 
 _SERIES = "patients/<uuid:public_id>/imaging/series/<uuid:series_id>/"
 
@@ -21,5 +21,19 @@ viewer_urlpatterns = [
         f"{_SERIES}masks/<str:mask_id>/<str:axis>/<int:index>.png",
         views_viewer.viewer_mask_slice,
         name="viewer-mask-slice",
+    ),
+    # Stored masks (imaging/views_masks.py): writes are POST; downloads GET.
+    path(f"{_SERIES}mask-import/", views_masks.mask_import_nifti, name="viewer-mask-import"),
+    path(f"{_SERIES}mask-seed/", views_masks.mask_seed, name="viewer-mask-seed"),
+    path(f"{_SERIES}mask-draw/", views_masks.mask_draw, name="viewer-mask-draw"),
+    path(
+        f"{_SERIES}masks/<str:mask_id>/delete/",
+        views_masks.mask_delete,
+        name="viewer-mask-delete",
+    ),
+    path(
+        f"{_SERIES}masks/<str:mask_id>/export/<str:fmt>/",
+        views_masks.mask_export,
+        name="viewer-mask-export",
     ),
 ]

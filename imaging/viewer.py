@@ -126,6 +126,31 @@ def mask_load(cache_dir: Path, key: str) -> np.ndarray | None:
         return np.unpackbits(data["bits"], count=count).astype(bool).reshape(shape)
 
 
+def voxels_sha256(mask: np.ndarray) -> str:
+    """SHA-256 of a boolean mask's content: its shape, then its bits packed in C order. A stored
+    mask's `sha256`; any edited voxel gives another value."""
+    mask = np.ascontiguousarray(mask, dtype=bool)
+    digest = hashlib.sha256("x".join(str(n) for n in mask.shape).encode() + b"\0")
+    digest.update(np.packbits(mask, axis=None).tobytes())
+    return digest.hexdigest()
+
+
+def voxels_bytes(mask: np.ndarray) -> bytes:
+    """A stored mask's file: bit-packed voxels and the shape in a compressed .npz."""
+    buffer = io.BytesIO()
+    packed = np.packbits(np.asarray(mask, dtype=bool), axis=None)
+    np.savez_compressed(buffer, bits=packed, shape=np.array(mask.shape, dtype=np.int64))
+    return buffer.getvalue()
+
+
+def voxels_from_bytes(data: bytes) -> np.ndarray:
+    """The inverse of `voxels_bytes` (no pickles: a stored file is data, never code)."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        shape = tuple(int(v) for v in archive["shape"])
+        count = int(np.prod(shape))
+        return np.unpackbits(archive["bits"], count=count).astype(bool).reshape(shape)
+
+
 # --- memory cache ------------------------------------------------------------------------
 
 

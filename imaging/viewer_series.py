@@ -22,6 +22,7 @@ from core.jobs import JobError, register_job_kind
 from core.models import Job
 from imaging import viewer
 from imaging.dicom import (
+    MaskError,
     Volume,
     VolumeAssemblyError,
     rtstruct_roi_names,
@@ -29,13 +30,20 @@ from imaging.dicom import (
     seg_to_mask,
     volume_from_datasets,
 )
-from imaging.models import Instance, Series
+from imaging.models import Instance, Mask, MaskKind, Series
 
 # A 300-slice 512 x 512 CT assembles from storage in about 1.0-1.6 s: up to this many
 # instances the metadata request assembles inline (< 2 s); larger series go to a job.
 INLINE_ASSEMBLY_MAX_INSTANCES = 300
 PREPARE_JOB_KIND = "imaging_volume_prepare"
 MASK_MODALITIES = ("RTSTRUCT", "SEG")
+# The kind a reader sees beside a stored mask's label (a seed mask stays "semi-automatic"
+# after a hand edit; `Mask.edited` says it was edited).
+KIND_LABELS = {
+    MaskKind.SEED: "semi-automatic",
+    MaskKind.DRAWN: "drawn",
+    MaskKind.NIFTI: "imported",
+}
 
 
 def cache_dir() -> Path:
@@ -73,11 +81,23 @@ def _prepare_volume_job(job: Job) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class MaskSource:
-    id: str  # opaque: a hash of the source file and the ROI, never the ROI name
+    """One mask the viewer can show: an ROI of an RTSTRUCT/SEG instance (`instance`, `roi`) or
+    a stored `Mask` row (`stored`; `instance` is None and `modality` is "STORED")."""
+
+    id: str  # opaque: a hash of the source file and the ROI, or a stored mask's uuid hex
     label: str
-    instance: Instance
+    instance: Instance | None
     roi: str
     modality: str
+    stored: Mask | None = None
+
+    @property
+    def kind(self) -> str:
+        """What the reader is told the mask is: "RTSTRUCT", "SEG", "semi-automatic", "drawn",
+        "imported"."""
+        if self.stored is not None:
+            return KIND_LABELS[MaskKind(self.stored.kind)]
+        return self.modality
 
 
 def _references_series(ds: Dataset, series: Series) -> bool:
@@ -114,9 +134,9 @@ def _roi_names(instance: Instance, series: Series) -> tuple[str, list[str]]:
     return result
 
 
-def series_masks(series: Series) -> list[MaskSource]:
-    """Masks for `series`: ROIs of the RTSTRUCT and SEG objects of the same study that
-    reference it (by series, or by frame of reference when they name no series)."""
+def series_dicom_masks(series: Series) -> list[MaskSource]:
+    """ROIs of the RTSTRUCT and SEG objects of the same study that reference `series` (by
+    series, or by frame of reference when they name no series)."""
     sources = []
     instances = Instance.objects.filter(
         series__study=series.study, series__modality__in=MASK_MODALITIES
@@ -129,12 +149,52 @@ def series_masks(series: Series) -> list[MaskSource]:
     return sources
 
 
+def series_masks(series: Series) -> list[MaskSource]:
+    """Every mask the viewer lists for `series`: the DICOM ones (`series_dicom_masks`), then the
+    masks stored on it (imported, drawn, semi-automatic) in label order."""
+    sources = series_dicom_masks(series)
+    for stored in Mask.objects.filter(series=series).order_by("label", "id"):
+        stored.series = series  # callers that follow the relation need no query per mask
+        sources.append(MaskSource(stored.public_id.hex, stored.label, None, "", "STORED", stored))
+    return sources
+
+
+def stored_mask_voxels(mask: Mask) -> np.ndarray:
+    """A stored mask's voxels (read-only), cached by content like the DICOM masks."""
+
+    def read() -> np.ndarray:
+        with default_storage.open(mask.storage_name, "rb") as handle:
+            voxels = viewer.voxels_from_bytes(handle.read())
+        if viewer.voxels_sha256(voxels) != mask.sha256:
+            raise MaskError("the stored mask file does not match its checksum")
+        return voxels
+
+    key = viewer.mask_cache_key(mask.volume_key, mask.sha256, "stored")
+    return viewer.cached_mask(cache_dir(), key, read)
+
+
+def mask_on_volume(mask: Mask, volume_key: str, volume: Volume) -> np.ndarray:
+    """A stored mask on the series' current volume; MaskError when the series' instances
+    changed since it was made (its grid may no longer be this one)."""
+    if mask.volume_key != volume_key:
+        raise MaskError("the series' instances changed since this mask was made")
+    voxels = stored_mask_voxels(mask)
+    if voxels.shape != volume.shape:
+        raise MaskError(f"mask shape {voxels.shape} differs from the series {volume.shape}")
+    return voxels
+
+
 def source_mask(volume_key: str, volume: Volume, source: MaskSource) -> np.ndarray:
+    if source.stored is not None:
+        return mask_on_volume(source.stored, volume_key, volume)
+    instance = source.instance
+    assert instance is not None  # noqa: S101  (a DICOM source always has its instance)
+
     def rasterise() -> np.ndarray:
-        ds = read_instance(source.instance)
+        ds = read_instance(instance)
         if source.modality == "SEG":
             return seg_to_mask(ds, volume, source.roi)
         return rtstruct_to_mask(ds, volume, source.roi)
 
-    key = viewer.mask_cache_key(volume_key, source.instance.sha256, source.roi)
+    key = viewer.mask_cache_key(volume_key, instance.sha256, source.roi)
     return viewer.cached_mask(cache_dir(), key, rasterise)

@@ -131,11 +131,30 @@ def viewer_metadata(
         volume = series_volume(series)
     except VolumeAssemblyError as exc:  # says what is wrong with the geometry, no values
         return JsonResponse({"status": "error", "error": str(exc)}, status=422)
-    masks = [
-        {"id": s.id, "label": s.label, "colour": viewer.MASK_COLOURS[n % len(viewer.MASK_COLOURS)]}
-        for n, s in enumerate(series_masks(series))
-    ]
-    return JsonResponse({"status": "ready", **viewer.volume_metadata(volume), "masks": masks})
+    masks = [_mask_json(n, s) for n, s in enumerate(series_masks(series))]
+    return JsonResponse(
+        {
+            "status": "ready",
+            **viewer.volume_metadata(volume),
+            "masks": masks,
+            "can_edit_masks": _user(request).can_edit_record,
+        }
+    )
+
+
+def _mask_json(number: int, source: viewer_series.MaskSource) -> dict[str, object]:
+    stored = source.stored
+    return {
+        "id": source.id,
+        "label": source.label,
+        "colour": viewer.MASK_COLOURS[number % len(viewer.MASK_COLOURS)],
+        "kind": source.kind,
+        "stored": stored is not None,
+        "edited": bool(stored and stored.edited),
+        # Changes with every edit: the browser adds it to the mask's image URLs.
+        "version": stored.sha256[:16] if stored else "",
+        "review": bool(stored and stored.parameters.get("touches_window")),
+    }
 
 
 def _axis_index(volume: Volume, axis: str, index: int) -> None:
@@ -174,7 +193,7 @@ def viewer_slice(
     return _png(viewer.render_slice_png(volume, axis, index, center, width))
 
 
-def _mask_source(series: Series, mask_id: str) -> tuple[int, viewer_series.MaskSource]:
+def mask_source(series: Series, mask_id: str) -> tuple[int, viewer_series.MaskSource]:
     for number, source in enumerate(series_masks(series)):
         if source.id == mask_id:
             return number, source
@@ -182,7 +201,7 @@ def _mask_source(series: Series, mask_id: str) -> tuple[int, viewer_series.MaskS
 
 
 def _volume_and_mask(series: Series, mask_id: str) -> tuple[Volume, np.ndarray, int]:
-    number, source = _mask_source(series, mask_id)
+    number, source = mask_source(series, mask_id)
     try:
         volume = series_volume(series)
         key = viewer_series.volume_key(series)
@@ -198,7 +217,14 @@ def viewer_mask(
 ) -> HttpResponse:
     _, series = _series_for_image(request, public_id, series_id, "json")
     volume, mask, _ = _volume_and_mask(series, mask_id)
-    return JsonResponse({"id": mask_id, "measurement": viewer.mask_measurement_json(volume, mask)})
+    _, source = mask_source(series, mask_id)
+    return JsonResponse(
+        {
+            "id": mask_id,
+            "kind": source.kind,
+            "measurement": viewer.mask_measurement_json(volume, mask),
+        }
+    )
 
 
 @person_required

@@ -111,6 +111,8 @@ API_PATIENT = {"member": 200, "outsider": 404, "integration": 200, "anonymous": 
 API_ANY_CLIENT = {"member": 200, "outsider": 200, "integration": 200, "anonymous": 401}
 POST_ONLY_API = {"member": 405, "outsider": 405, "integration": 405, "anonymous": 401}
 PUBLIC = {"member": 200, "outsider": 200, "integration": 200, "anonymous": 200}
+POST_ONLY_PAGE = {"member": 405, "outsider": 405, "integration": 403, "anonymous": 302}
+API_BATCH = {"member": 403, "outsider": 403, "integration": 200, "anonymous": 401}
 
 MATRIX = [
     Row(
@@ -162,6 +164,21 @@ MATRIX = [
     Row(
         "imaging:viewer-mask-slice",
         _viewer("imaging:viewer-mask-slice", mask_id="", axis="coronal", index=0),
+        PAGE_PATIENT,
+    ),
+    # Stored masks (imaging/views_masks.py): writes are POST only; the export is a download.
+    *[
+        Row(f"imaging:viewer-mask-{name}", _viewer(f"imaging:viewer-mask-{name}"), POST_ONLY_PAGE)
+        for name in ("import", "seed", "draw")
+    ],
+    Row(
+        "imaging:viewer-mask-delete",
+        _viewer("imaging:viewer-mask-delete", mask_id=""),
+        POST_ONLY_PAGE,
+    ),
+    Row(
+        "imaging:viewer-mask-export",
+        _viewer("imaging:viewer-mask-export", mask_id="", fmt="seg"),
         PAGE_PATIENT,
     ),
     Row("api-me", _fixed("api-me"), API_ANY_CLIENT),
