@@ -6,4 +6,7 @@ class ImagingConfig(AppConfig):
     verbose_name = "Imaging"
 
     def ready(self) -> None:
-        from imaging import viewer_series  # noqa: F401  (registers the volume-prepare job kind)
+        from imaging import (
+            jobs_export,  # noqa: F401  (registers the research-export job kind)
+            viewer_series,  # noqa: F401  (registers the volume-prepare job kind)
+        )

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from imaging import views_ingest
+from imaging.urls_export import export_urlpatterns
 from imaging.urls_viewer import viewer_urlpatterns
 
 app_name = "imaging"
@@ -12,4 +13,5 @@ urlpatterns = [
     path("imaging/unmatched/", views_ingest.queue_list, name="queue"),
     path("imaging/unmatched/<uuid:entry_id>/", views_ingest.queue_resolve, name="queue-resolve"),
     *viewer_urlpatterns,
+    *export_urlpatterns,
 ]

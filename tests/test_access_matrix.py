@@ -100,6 +100,19 @@ def _viewer(name: str, **extra: object) -> Callable[[World], str]:
     return build
 
 
+def _research_export(name: str) -> Callable[[World], str]:
+    # An export requested by the team's oncologist: nobody else may read it (404).
+    def build(w: World) -> str:
+        from imaging.models import ResearchExport
+
+        export = ResearchExport.objects.create(
+            institution=w.institution, requested_by=w.oncologist, purpose="matrix"
+        )
+        return reverse(name, kwargs={"export_id": export.public_id})
+
+    return build
+
+
 def _fixed(name: str) -> Callable[[World], str]:
     return lambda w: reverse(name)
 
@@ -199,6 +212,28 @@ MATRIX = [
         lambda w: reverse("api-dicomweb-stow-study", kwargs={"study_uid": "1.2.3"}),
         POST_ONLY_API,
     ),
+    # Research export (tests/imaging/test_app_export.py): oncologists and data managers of
+    # the care team; an export is its requester's alone.
+    Row(
+        "imaging:export-create",
+        _patient("imaging:export-create"),
+        {"member": 403, "outsider": 404, "integration": 403, "anonymous": 302},
+    ),
+    Row("imaging:export-list", _fixed("imaging:export-list"), PAGE_NOT_CLINICIANS),
+    Row(
+        "imaging:export-download",
+        _research_export("imaging:export-download"),
+        {"member": 404, "outsider": 404, "integration": 403, "anonymous": 302},
+    ),
+    Row(
+        "api-research-export-list",
+        _fixed("api-research-export-list"),
+        {"member": 403, "outsider": 403, "integration": 403, "anonymous": 401},
+    ),
+    *[
+        Row(name, _research_export(name), {**API_PATIENT, "member": 404, "integration": 404})
+        for name in ("api-research-export-detail", "api-research-export-download")
+    ],
     Row("api-schema", _fixed("api-schema"), PUBLIC),  # the contract, no data
     Row("api-docs", _fixed("api-docs"), PUBLIC),
 ]

@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 
 from imaging.api import views_ingest
+from imaging.api.urls_export import export_api_urlpatterns
 
 urlpatterns = [
     path(
@@ -14,4 +15,5 @@ urlpatterns = [
         views_ingest.StowRsStudyView.as_view(),
         name="api-dicomweb-stow-study",
     ),
+    *export_api_urlpatterns,
 ]
