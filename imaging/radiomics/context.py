@@ -10,6 +10,7 @@ import numpy as np
 from imaging.radiomics.discretisation import discretise_volume
 from imaging.radiomics.image import Image, Roi, crop_to_roi
 from imaging.radiomics.interpolation import resample
+from imaging.radiomics.registry import Feature
 from imaging.radiomics.settings import RadiomicsSettings
 
 
@@ -42,6 +43,24 @@ class RoiContext:
     @property
     def n_levels(self) -> int:
         return self._texture[1]
+
+    def features_for(self, family: str, features: tuple[Feature, ...]) -> tuple[Feature, ...]:
+        """The family's features this extraction reports: all, or those ``settings.features``
+        names (in any aggregation)."""
+        if not self.settings.features:
+            return features
+        from imaging.radiomics.selection import names_for
+
+        names = names_for(self.settings.features, family)
+        return tuple(f for f in features if f.name in names)
+
+    def aggregations_for(self, family: str) -> tuple[str, ...]:
+        """The texture aggregations to compute for ``family`` (empty: all)."""
+        if not self.settings.features:
+            return self.settings.aggregations
+        from imaging.radiomics.selection import aggregations_for
+
+        return aggregations_for(self.settings.features, family)
 
 
 def resegment(image: Image, roi: Roi, settings: RadiomicsSettings) -> Roi:

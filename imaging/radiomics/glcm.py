@@ -15,6 +15,7 @@ import numpy as np
 from imaging.radiomics.context import RoiContext
 from imaging.radiomics.registry import Family, Feature, FeatureValue, averaged, feature
 from imaging.radiomics.texture import (
+    AVERAGED_OR_MERGED,
     DIRECTIONS_2D,
     DIRECTIONS_3D,
     shifted_pairs,
@@ -295,12 +296,18 @@ def matrices(
 
 def compute(ctx: RoiContext) -> list[FeatureValue]:
     out: list[FeatureValue] = []
-    two_d, three_d = wanted_dimensions(ctx.settings.aggregations)
+    wanted = ctx.aggregations_for(FAMILY_KEY)
+    features = ctx.features_for(FAMILY_KEY, FEATURES)
+    two_d, three_d = wanted_dimensions(wanted)
     groups = matrices(ctx.levels, ctx.n_levels, ctx.settings.glcm_distance, two_d, three_d)
     for aggregation, mats in groups.items():
+        if wanted and aggregation not in wanted:
+            continue
         args = [(Glcm(m),) for m in mats if m.sum() > 0]
-        out.extend(averaged(FAMILY_KEY, FEATURES, args, aggregation))
+        out.extend(averaged(FAMILY_KEY, features, args, aggregation))
     return out
 
 
-FAMILY = Family(FAMILY_KEY, "Grey level co-occurrence based features", FEATURES, compute)
+FAMILY = Family(
+    FAMILY_KEY, "Grey level co-occurrence based features", FEATURES, compute, AVERAGED_OR_MERGED
+)

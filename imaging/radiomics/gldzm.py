@@ -15,7 +15,7 @@ from scipy import ndimage
 from imaging.radiomics.context import RoiContext
 from imaging.radiomics.glszm import aggregate
 from imaging.radiomics.registry import Family, FeatureValue
-from imaging.radiomics.texture import wanted_dimensions
+from imaging.radiomics.texture import PER_DIMENSION, wanted_dimensions
 from imaging.radiomics.zone_matrix import family_features
 from imaging.radiomics.zones import Zones, find_zones, zone_matrices
 
@@ -65,7 +65,8 @@ def zone_distance(zones: Zones, distances: np.ndarray) -> np.ndarray:
 
 def compute(ctx: RoiContext) -> list[FeatureValue]:
     levels, ng, morph = ctx.levels, ctx.n_levels, ctx.roi.morphological
-    two_d, three_d = wanted_dimensions(ctx.settings.aggregations)
+    wanted = ctx.aggregations_for(FAMILY_KEY)
+    two_d, three_d = wanted_dimensions(wanted)
     m2d = m3d = None
     if two_d:
         z2 = find_zones(levels, ng, two_d=True)
@@ -75,7 +76,11 @@ def compute(ctx: RoiContext) -> list[FeatureValue]:
         z3 = find_zones(levels, ng, two_d=False)
         d3 = zone_distance(z3, distance_map(morph, two_d=False))
         m3d = zone_matrices(z3, d3, ng, per_slice=False, n_slices=1)
-    return aggregate(FAMILY_KEY, FEATURES, m2d, m3d, ctx.roi.intensity)
+    return aggregate(
+        FAMILY_KEY, ctx.features_for(FAMILY_KEY, FEATURES), m2d, m3d, ctx.roi.intensity, wanted
+    )
 
 
-FAMILY = Family(FAMILY_KEY, "Grey level distance zone based features", FEATURES, compute)
+FAMILY = Family(
+    FAMILY_KEY, "Grey level distance zone based features", FEATURES, compute, PER_DIMENSION
+)

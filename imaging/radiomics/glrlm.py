@@ -13,6 +13,7 @@ import numpy as np
 from imaging.radiomics.context import RoiContext
 from imaging.radiomics.registry import Family, FeatureValue, averaged
 from imaging.radiomics.texture import (
+    AVERAGED_OR_MERGED,
     DIRECTIONS_2D,
     DIRECTIONS_3D,
     shifted_pairs,
@@ -100,11 +101,17 @@ def matrices(
 
 def compute(ctx: RoiContext) -> list[FeatureValue]:
     out: list[FeatureValue] = []
-    two_d, three_d = wanted_dimensions(ctx.settings.aggregations)
+    wanted = ctx.aggregations_for(FAMILY_KEY)
+    features = ctx.features_for(FAMILY_KEY, FEATURES)
+    two_d, three_d = wanted_dimensions(wanted)
     for aggregation, mats in matrices(ctx.levels, ctx.n_levels, two_d, three_d).items():
+        if wanted and aggregation not in wanted:
+            continue
         args = [(_zm(m),) for m in mats if m.sum() > 0]
-        out.extend(averaged(FAMILY_KEY, FEATURES, args, aggregation))
+        out.extend(averaged(FAMILY_KEY, features, args, aggregation))
     return out
 
 
-FAMILY = Family(FAMILY_KEY, "Grey level run length based features", FEATURES, compute)
+FAMILY = Family(
+    FAMILY_KEY, "Grey level run length based features", FEATURES, compute, AVERAGED_OR_MERGED
+)

@@ -11,7 +11,7 @@ import numpy as np
 
 from imaging.radiomics.context import RoiContext
 from imaging.radiomics.registry import Family, Feature, FeatureValue, averaged
-from imaging.radiomics.texture import slice_indices, wanted_dimensions
+from imaging.radiomics.texture import PER_DIMENSION, slice_indices, wanted_dimensions
 from imaging.radiomics.zone_matrix import ZoneMatrix, family_features
 from imaging.radiomics.zones import find_zones, zone_matrices
 
@@ -49,18 +49,22 @@ def aggregate(
     m2d: tuple[np.ndarray, np.ndarray] | None,
     m3d: tuple[np.ndarray, np.ndarray] | None,
     mask: np.ndarray,
+    aggregations: tuple[str, ...] = (),
 ) -> list[FeatureValue]:
     """2D (averaged over slices), 2.5D (slices merged) and 3D features of zone-type matrices;
-    each matrix comes with its column values (see ``zone_matrices``); ``None`` skips it."""
+    each matrix comes with its column values (see ``zone_matrices``); ``None`` skips it, as
+    does leaving "2d" or "2_5d" out of a non-empty ``aggregations``."""
     nv = per_slice_voxels(mask)
     present = slice_indices(mask)
     out: list[FeatureValue] = []
     if m2d is not None:
         m, cols = m2d
-        per = [(ZoneMatrix(m[z], nv[z], cols),) for z in present]
-        out += averaged(family, features, per, "2d")
-        merged = [(ZoneMatrix(m[present].sum(0), nv.sum(), cols),)]
-        out += averaged(family, features, merged, "2_5d")
+        if not aggregations or "2d" in aggregations:
+            per = [(ZoneMatrix(m[z], nv[z], cols),) for z in present]
+            out += averaged(family, features, per, "2d")
+        if not aggregations or "2_5d" in aggregations:
+            merged = [(ZoneMatrix(m[present].sum(0), nv.sum(), cols),)]
+            out += averaged(family, features, merged, "2_5d")
     if m3d is not None:
         m, cols = m3d
         out += averaged(family, features, [(ZoneMatrix(m[0], nv.sum(), cols),)], "3d")
@@ -69,7 +73,8 @@ def aggregate(
 
 def compute(ctx: RoiContext) -> list[FeatureValue]:
     levels, ng = ctx.levels, ctx.n_levels
-    two_d, three_d = wanted_dimensions(ctx.settings.aggregations)
+    wanted = ctx.aggregations_for(FAMILY_KEY)
+    two_d, three_d = wanted_dimensions(wanted)
     m2d = m3d = None
     if two_d:
         z2 = find_zones(levels, ng, two_d=True)
@@ -77,7 +82,9 @@ def compute(ctx: RoiContext) -> list[FeatureValue]:
     if three_d:
         z3 = find_zones(levels, ng, two_d=False)
         m3d = zone_matrices(z3, z3.size, ng, per_slice=False, n_slices=1)
-    return aggregate(FAMILY_KEY, FEATURES, m2d, m3d, ctx.roi.intensity)
+    return aggregate(
+        FAMILY_KEY, ctx.features_for(FAMILY_KEY, FEATURES), m2d, m3d, ctx.roi.intensity, wanted
+    )
 
 
-FAMILY = Family(FAMILY_KEY, "Grey level size zone based features", FEATURES, compute)
+FAMILY = Family(FAMILY_KEY, "Grey level size zone based features", FEATURES, compute, PER_DIMENSION)

@@ -152,7 +152,7 @@ FEATURES: tuple[Feature, ...] = (
 
 def compute(ctx: RoiContext) -> list[FeatureValue]:
     x = ctx.levels[ctx.roi.intensity].astype(np.float64)
-    return evaluate(FAMILY_KEY, FEATURES, (x, ctx.n_levels))
+    return evaluate(FAMILY_KEY, ctx.features_for(FAMILY_KEY, FEATURES), (x, ctx.n_levels))
 
 
 FAMILY = Family(FAMILY_KEY, "Intensity histogram features", FEATURES, compute)

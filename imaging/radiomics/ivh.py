@@ -115,7 +115,9 @@ def curve(values: np.ndarray, settings: RadiomicsSettings) -> Curve:
 
 
 def compute(ctx: RoiContext) -> list[FeatureValue]:
-    return evaluate(FAMILY_KEY, FEATURES, (curve(ctx.values, ctx.settings),))
+    return evaluate(
+        FAMILY_KEY, ctx.features_for(FAMILY_KEY, FEATURES), (curve(ctx.values, ctx.settings),)
+    )
 
 
 FAMILY = Family(FAMILY_KEY, "Intensity-volume histogram features", FEATURES, compute)

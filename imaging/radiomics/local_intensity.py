@@ -57,7 +57,9 @@ FEATURES: tuple[Feature, ...] = (local_peak, global_peak)
 def compute(ctx: RoiContext) -> list[FeatureValue]:
     arr = ctx.image.array
     means = local_means(arr, ctx.image.spacing)
-    return evaluate(FAMILY_KEY, FEATURES, (means, arr, ctx.roi.intensity))
+    return evaluate(
+        FAMILY_KEY, ctx.features_for(FAMILY_KEY, FEATURES), (means, arr, ctx.roi.intensity)
+    )
 
 
 FAMILY = Family(FAMILY_KEY, "Local intensity features", FEATURES, compute)

@@ -328,7 +328,7 @@ FEATURES: tuple[Feature, ...] = (
 
 def compute(ctx: RoiContext) -> list[FeatureValue]:
     shape = Shape(ctx.roi.morphological, ctx.roi.intensity, ctx.image.array, ctx.image.spacing)
-    return evaluate(FAMILY_KEY, FEATURES, (shape,))
+    return evaluate(FAMILY_KEY, ctx.features_for(FAMILY_KEY, FEATURES), (shape,))
 
 
 FAMILY = Family(FAMILY_KEY, "Morphological features", FEATURES, compute)

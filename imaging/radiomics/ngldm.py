@@ -15,7 +15,7 @@ import numpy as np
 from imaging.radiomics.context import RoiContext
 from imaging.radiomics.glszm import aggregate
 from imaging.radiomics.registry import Family, FeatureValue
-from imaging.radiomics.texture import shifted_pairs, wanted_dimensions
+from imaging.radiomics.texture import PER_DIMENSION, shifted_pairs, wanted_dimensions
 from imaging.radiomics.zone_matrix import energy, entry, family_features
 
 FAMILY_KEY = "ngl"
@@ -72,7 +72,8 @@ def matrix(
 
 def compute(ctx: RoiContext) -> list[FeatureValue]:
     levels, ng, s = ctx.levels, ctx.n_levels, ctx.settings
-    two_d, three_d = wanted_dimensions(s.aggregations)
+    wanted = ctx.aggregations_for(FAMILY_KEY)
+    two_d, three_d = wanted_dimensions(wanted)
     m2d = m3d = None
     if two_d:
         dep2 = dependence(levels, True, s.ngldm_coarseness, s.ngldm_distance)
@@ -80,7 +81,15 @@ def compute(ctx: RoiContext) -> list[FeatureValue]:
     if three_d:
         dep3 = dependence(levels, False, s.ngldm_coarseness, s.ngldm_distance)
         m3d = matrix(levels, ng, dep3, per_slice=False)
-    return aggregate(FAMILY_KEY, FEATURES, m2d, m3d, ctx.roi.intensity)
+    return aggregate(
+        FAMILY_KEY, ctx.features_for(FAMILY_KEY, FEATURES), m2d, m3d, ctx.roi.intensity, wanted
+    )
 
 
-FAMILY = Family(FAMILY_KEY, "Neighbouring grey level dependence based features", FEATURES, compute)
+FAMILY = Family(
+    FAMILY_KEY,
+    "Neighbouring grey level dependence based features",
+    FEATURES,
+    compute,
+    PER_DIMENSION,
+)

@@ -14,7 +14,12 @@ from scipy import ndimage
 
 from imaging.radiomics.context import RoiContext
 from imaging.radiomics.registry import Family, Feature, FeatureValue, averaged, feature
-from imaging.radiomics.texture import neighbour_kernel, slice_indices, wanted_dimensions
+from imaging.radiomics.texture import (
+    PER_DIMENSION,
+    neighbour_kernel,
+    slice_indices,
+    wanted_dimensions,
+)
 
 FAMILY_KEY = "ngt"
 
@@ -93,17 +98,28 @@ def ngtdm_per_slice(
 def compute(ctx: RoiContext) -> list[FeatureValue]:
     levels, ng = ctx.levels, ctx.n_levels
     distance = ctx.settings.glcm_distance  # IBSI: one distance for GLCM, NGTDM and NGLDM
-    two_d, three_d = wanted_dimensions(ctx.settings.aggregations)
+    wanted = ctx.aggregations_for(FAMILY_KEY)
+    features = ctx.features_for(FAMILY_KEY, FEATURES)
+    two_d, three_d = wanted_dimensions(wanted)
     out: list[FeatureValue] = []
     if two_d:
         s2, n2 = ngtdm_per_slice(levels, ng, two_d=True, distance=distance)
         present = [z for z in slice_indices(levels > 0) if n2[z].sum() > 0]
-        out += averaged(FAMILY_KEY, FEATURES, [(Ngtdm(s2[z], n2[z]),) for z in present], "2d")
-        out += averaged(FAMILY_KEY, FEATURES, [(Ngtdm(s2.sum(0), n2.sum(0)),)], "2_5d")
+        if not wanted or "2d" in wanted:
+            per = [(Ngtdm(s2[z], n2[z]),) for z in present]
+            out += averaged(FAMILY_KEY, features, per, "2d")
+        if not wanted or "2_5d" in wanted:
+            out += averaged(FAMILY_KEY, features, [(Ngtdm(s2.sum(0), n2.sum(0)),)], "2_5d")
     if three_d:
         s3, n3 = ngtdm_per_slice(levels, ng, two_d=False, distance=distance)
-        out += averaged(FAMILY_KEY, FEATURES, [(Ngtdm(s3[0], n3[0]),)], "3d")
+        out += averaged(FAMILY_KEY, features, [(Ngtdm(s3[0], n3[0]),)], "3d")
     return out
 
 
-FAMILY = Family(FAMILY_KEY, "Neighbourhood grey tone difference based features", FEATURES, compute)
+FAMILY = Family(
+    FAMILY_KEY,
+    "Neighbourhood grey tone difference based features",
+    FEATURES,
+    compute,
+    PER_DIMENSION,
+)

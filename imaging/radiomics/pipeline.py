@@ -11,6 +11,7 @@ from imaging.radiomics.families import FAMILIES
 from imaging.radiomics.image import Image
 from imaging.radiomics.provenance import FeatureSet, provenance
 from imaging.radiomics.registry import FeatureValue
+from imaging.radiomics.selection import families_for
 from imaging.radiomics.settings import RadiomicsSettings
 
 
@@ -31,6 +32,8 @@ def extract_features(
     """
     img = Image.from_volume(image)
     ctx = prepare(img, _binary(mask), settings)
+    if settings.features:
+        return compute_families(ctx, families_for(settings.features))
     return compute_families(ctx, settings.families or tuple(FAMILIES))
 
 
@@ -47,8 +50,14 @@ def compute_families(ctx: RoiContext, families: tuple[str, ...]) -> list[Feature
     if unknown:
         raise ValueError(f"unknown feature families: {', '.join(unknown)}")
     wanted = set(ctx.settings.aggregations)
+    keys = set(ctx.settings.features)
     out: list[FeatureValue] = []
     for key in families:
         values = FAMILIES[key].compute(ctx)
-        out.extend(v for v in values if not wanted or not v.aggregation or v.aggregation in wanted)
+        if keys:
+            out.extend(v for v in values if v.key in keys)
+        else:
+            out.extend(
+                v for v in values if not wanted or not v.aggregation or v.aggregation in wanted
+            )
     return out

@@ -62,6 +62,16 @@ class Family:
     title: str  # the IBSI family title, as in the reference-value tables
     features: tuple[Feature, ...]
     compute: Callable[[Any], list[FeatureValue]]
+    # The texture aggregations (IBSI 3.6.1) this family reports, which suffix its feature keys;
+    # empty for the families without aggregation (morphology, intensity, histogram, ...).
+    aggregations: tuple[str, ...] = ()
+
+    def keys(self) -> tuple[str, ...]:
+        """Every feature key this family can report (``FeatureValue.key``)."""
+        names = [f"{self.key}_{f.name}" for f in self.features]
+        if not self.aggregations:
+            return tuple(names)
+        return tuple(f"{n}_{a}" for n in names for a in self.aggregations)
 
 
 def evaluate(

@@ -13,7 +13,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-SETTINGS_VERSION = 1
+# 2: adds ``features`` (select single features, e.g. those another engine computes). Version 1
+# settings are version 2 settings with ``features = ()``: every value is unchanged.
+SETTINGS_VERSION = 2
 
 DiscretisationMethod = Literal["none", "fbn", "fbs"]
 Approach = Literal["2D", "3D"]
@@ -78,6 +80,11 @@ class RadiomicsSettings:
     families: tuple[str, ...] = ()
     # Texture aggregations to report (e.g. "3d_merged", "2d_averaged", "2_5d"); empty means all.
     aggregations: tuple[str, ...] = ()
+    # Feature keys to report (``FeatureValue.key``: "morph_volume", "cm_contrast_3d_averaged");
+    # empty means every feature of the families and aggregations above. When given, only these
+    # are computed (expensive shared steps such as Moran's I are skipped when not asked for);
+    # each must exist and lie within ``families`` / ``aggregations`` when those are set.
+    features: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.version != SETTINGS_VERSION:
@@ -99,6 +106,14 @@ class RadiomicsSettings:
         unknown = set(self.aggregations) - set(AGGREGATIONS_2D + AGGREGATIONS_3D)
         if unknown:
             raise ValueError(f"unknown aggregations: {', '.join(sorted(unknown))}")
+        if isinstance(self.features, str):
+            raise ValueError("features must be a sequence of feature keys, not one string")
+        object.__setattr__(self, "features", tuple(self.features))
+        if self.features:
+            # Imported here: the selection reads the family registry, which imports this module.
+            from imaging.radiomics.selection import validate
+
+            validate(self.features, self.families, self.aggregations)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for provenance records (JSON-serialisable)."""

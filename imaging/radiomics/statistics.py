@@ -158,7 +158,7 @@ FEATURES: tuple[Feature, ...] = (
 
 
 def compute(ctx: RoiContext) -> list[FeatureValue]:
-    return evaluate(FAMILY_KEY, FEATURES, (ctx.values,))
+    return evaluate(FAMILY_KEY, ctx.features_for(FAMILY_KEY, FEATURES), (ctx.values,))
 
 
 FAMILY = Family(FAMILY_KEY, "Intensity-based statistical features", FEATURES, compute)

@@ -17,6 +17,18 @@ DIRECTIONS_3D: tuple[tuple[int, int, int], ...] = tuple(
     for d in itertools.product((-1, 0, 1), repeat=3)
     if next((c for c in d if c != 0), 0) > 0  # one of each pair of opposite offsets
 )
+# Aggregations each texture family reports: GLCM/GLRLM per direction (averaged) or merged over
+# directions; GLSZM, GLDZM, NGTDM and NGLDM have no directions, one per dimension.
+AVERAGED_OR_MERGED: tuple[str, ...] = (
+    "2d_averaged",
+    "2d_slice_merged",
+    "2_5d_direction_merged",
+    "2_5d_merged",
+    "3d_averaged",
+    "3d_merged",
+)
+PER_DIMENSION: tuple[str, ...] = ("2d", "2_5d", "3d")
+
 DIRECTIONS_2D: tuple[tuple[int, int, int], ...] = tuple(d for d in DIRECTIONS_3D if d[0] == 0)
 
 
