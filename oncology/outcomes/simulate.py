@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from oncology.outcomes.features import FeatureSpec
+
 OPTIONS: tuple[str, ...] = (
     "surgery",
     "radiotherapy",
@@ -193,3 +195,17 @@ def simulate_cohort(n: int = 2000, seed: int = 0) -> SimulatedCohort:
     )
     frame["time"] = frame["time"].clip(lower=0.001)
     return SimulatedCohort(frame=pd.concat([frame, cov], axis=1), seed=seed)
+
+
+def feature_specs() -> list[FeatureSpec]:
+    """The simulated cohort's covariates as declared features (sources as in the docs)."""
+    return [
+        FeatureSpec("age", "clinical", "numeric", "reject", "years"),
+        FeatureSpec("sex", "clinical", "categorical", "reject"),
+        FeatureSpec("ecog", "clinical", "numeric", "reject", "ECOG performance status 0-3"),
+        FeatureSpec("stage", "clinical", "categorical", "reject", "I-IV"),
+        FeatureSpec("tumour_size_mm", "radiomics", "numeric", "median", "longest diameter"),
+        FeatureSpec("comorbidity_index", "clinical", "numeric", "median", "Charlson-like"),
+        FeatureSpec("marker_positive", "genomics", "binary", "mode", "predictive biomarker"),
+        FeatureSpec("texture_heterogeneity", "radiomics", "numeric", "median", "z-score"),
+    ]
