@@ -8,5 +8,6 @@ class ImagingConfig(AppConfig):
     def ready(self) -> None:
         from imaging import (
             jobs_export,  # noqa: F401  (registers the research-export job kind)
+            jobs_radiomics,  # noqa: F401  (registers the radiomics job kind)
             viewer_series,  # noqa: F401  (registers the volume-prepare job kind)
         )

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from imaging import views_ingest
+from imaging import views_ingest, views_radiomics
 from imaging.urls_export import export_urlpatterns
 from imaging.urls_viewer import viewer_urlpatterns
 
@@ -13,5 +13,26 @@ urlpatterns = [
     path("imaging/unmatched/", views_ingest.queue_list, name="queue"),
     path("imaging/unmatched/<uuid:entry_id>/", views_ingest.queue_resolve, name="queue-resolve"),
     *viewer_urlpatterns,
+    # Radiomics (docs/radiomics-jobs.md)
+    path("patients/<uuid:public_id>/radiomics/", views_radiomics.run_list, name="radiomics"),
+    path(
+        "patients/<uuid:public_id>/radiomics/<uuid:run_id>/",
+        views_radiomics.run_detail,
+        name="radiomics-run",
+    ),
+    path(
+        "patients/<uuid:public_id>/radiomics/<uuid:run_id>/csv",
+        views_radiomics.run_csv,
+        name="radiomics-run-csv",
+    ),
+    path("radiomics/batches/", views_radiomics.batch_list, name="radiomics-batches"),
+    path(
+        "radiomics/batches/<uuid:batch_id>/", views_radiomics.batch_detail, name="radiomics-batch"
+    ),
+    path(
+        "radiomics/batches/<uuid:batch_id>/csv",
+        views_radiomics.batch_csv,
+        name="radiomics-batch-csv",
+    ),
     *export_urlpatterns,
 ]

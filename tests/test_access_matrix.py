@@ -100,6 +100,42 @@ def _viewer(name: str, **extra: object) -> Callable[[World], str]:
     return build
 
 
+def _radiomics_run(name: str) -> Callable[[World], str]:
+    def build(w: World) -> str:
+        from imaging.models import RadiomicsRun
+        from tests.imaging.viewer_data import store_ct_with_structure_set
+
+        series = store_ct_with_structure_set(w.patient)
+        run = RadiomicsRun.objects.create(
+            patient=w.patient, series=series, mask_id="m", mask_label="GTV", input_key="k" * 64
+        )
+        return reverse(name, kwargs={"public_id": w.patient.public_id, "run_id": run.public_id})
+
+    return build
+
+
+def _radiomics_series(w: World) -> str:
+    from tests.imaging.viewer_data import store_ct_with_structure_set
+
+    series = store_ct_with_structure_set(w.patient)
+    return reverse(
+        "api-radiomics-series",
+        kwargs={"public_id": w.patient.public_id, "series_id": series.public_id},
+    )
+
+
+def _radiomics_batch(name: str) -> Callable[[World], str]:
+    def build(w: World) -> str:
+        from imaging.models import RadiomicsBatch
+
+        batch = RadiomicsBatch.objects.create(
+            institution=w.institution, preset="ct-default", created_by=w.integration
+        )
+        return reverse(name, kwargs={"batch_id": batch.public_id})
+
+    return build
+
+
 def _research_export(name: str) -> Callable[[World], str]:
     # An export requested by the team's oncologist: nobody else may read it (404).
     def build(w: World) -> str:
@@ -179,6 +215,27 @@ MATRIX = [
         _viewer("imaging:viewer-mask-slice", mask_id="", axis="coronal", index=0),
         PAGE_PATIENT,
     ),
+    # Radiomics (tests/imaging/test_app_radiomics*.py): runs follow the patient; batches are
+    # for oncologists, data managers and hospital systems, each seeing only their own.
+    Row("imaging:radiomics", _patient("imaging:radiomics"), PAGE_PATIENT),
+    Row("imaging:radiomics-run", _radiomics_run("imaging:radiomics-run"), PAGE_PATIENT),
+    Row("imaging:radiomics-run-csv", _radiomics_run("imaging:radiomics-run-csv"), PAGE_PATIENT),
+    Row("imaging:radiomics-batches", _fixed("imaging:radiomics-batches"), PAGE_NOT_CLINICIANS),
+    Row(
+        "imaging:radiomics-batch", _radiomics_batch("imaging:radiomics-batch"), PAGE_NOT_CLINICIANS
+    ),
+    Row(
+        "imaging:radiomics-batch-csv",
+        _radiomics_batch("imaging:radiomics-batch-csv"),
+        PAGE_NOT_CLINICIANS,
+    ),
+    Row("api-radiomics-series", _radiomics_series, API_PATIENT),
+    Row("api-radiomics-run-list", _patient("api-radiomics-run-list"), API_PATIENT),
+    Row("api-radiomics-run-detail", _radiomics_run("api-radiomics-run-detail"), API_PATIENT),
+    Row("api-radiomics-run-csv", _radiomics_run("api-radiomics-run-csv"), API_PATIENT),
+    Row("api-radiomics-batch-list", _fixed("api-radiomics-batch-list"), API_BATCH),
+    Row("api-radiomics-batch-detail", _radiomics_batch("api-radiomics-batch-detail"), API_BATCH),
+    Row("api-radiomics-batch-csv", _radiomics_batch("api-radiomics-batch-csv"), API_BATCH),
     # Stored masks (imaging/views_masks.py): writes are POST only; the export is a download.
     *[
         Row(f"imaging:viewer-mask-{name}", _viewer(f"imaging:viewer-mask-{name}"), POST_ONLY_PAGE)

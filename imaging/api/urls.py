@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from imaging.api import views_ingest
+from imaging.api import views_ingest, views_radiomics
 from imaging.api.urls_export import export_api_urlpatterns
 
 urlpatterns = [
@@ -14,6 +14,42 @@ urlpatterns = [
         r"^dicomweb/studies/(?P<study_uid>[0-9.]{1,64})$",
         views_ingest.StowRsStudyView.as_view(),
         name="api-dicomweb-stow-study",
+    ),
+    # Radiomics (docs/radiomics-jobs.md)
+    path(
+        "patients/<uuid:public_id>/imaging/series/<uuid:series_id>/radiomics/",
+        views_radiomics.SeriesRadiomicsView.as_view(),
+        name="api-radiomics-series",
+    ),
+    path(
+        "patients/<uuid:public_id>/radiomics/",
+        views_radiomics.RunListView.as_view(),
+        name="api-radiomics-run-list",
+    ),
+    path(
+        "patients/<uuid:public_id>/radiomics/<uuid:run_id>/",
+        views_radiomics.RunDetailView.as_view(),
+        name="api-radiomics-run-detail",
+    ),
+    path(
+        "patients/<uuid:public_id>/radiomics/<uuid:run_id>/csv",
+        views_radiomics.RunCsvView.as_view(),
+        name="api-radiomics-run-csv",
+    ),
+    path(
+        "radiomics/batches/",
+        views_radiomics.BatchListView.as_view(),
+        name="api-radiomics-batch-list",
+    ),
+    path(
+        "radiomics/batches/<uuid:batch_id>/",
+        views_radiomics.BatchDetailView.as_view(),
+        name="api-radiomics-batch-detail",
+    ),
+    path(
+        "radiomics/batches/<uuid:batch_id>/csv",
+        views_radiomics.BatchCsvView.as_view(),
+        name="api-radiomics-batch-csv",
     ),
     *export_api_urlpatterns,
 ]
