@@ -78,7 +78,6 @@ STORAGE_TRANSFER_SYNTAXES = [
     RLELossless,
 ]
 
-AUDIT_EVERY_INSTANCES = 100
 CONNECTION_CHECK_INTERVAL_S = 5.0
 CHANNEL = "cstore"
 
@@ -132,13 +131,6 @@ def _refresh_connections() -> None:
         _thread_state.checked_at = now
 
 
-def _default_ingest() -> Callable[..., Any]:
-    # Imported late: the C-STORE door is importable (and testable) on its own.
-    from imaging.services.ingest import dicom_ingest
-
-    return dicom_ingest
-
-
 def _error_comment(reason: str | None) -> str:
     text = (reason or "rejected").replace("\\", "/")
     return text.encode("ascii", "replace").decode()[:_ERROR_COMMENT_LENGTH]
@@ -168,40 +160,46 @@ def cstore_handlers(
     ingest: Callable[..., Any] | None = None,
     counters: CStoreCounters | None = None,
 ) -> list[EventHandlerType]:
-    """pynetdicom event handlers: C-STORE -> `dicom_ingest`, audit per association, and
-    per-thread connection cleanup.
+    """pynetdicom event handlers: C-STORE -> the ingest service, one `IngestBatch` per
+    association, and per-thread connection cleanup.
 
-    With the real ingest service, instances are audited as the STOW-RS door does per request:
-    one event per patient for the association (written when it ends, and every
-    `AUDIT_EVERY_INSTANCES` instances so that a long push or a crash loses little), instead of
-    one database write per instance. A custom `ingest` (tests) audits as it likes.
+    Each instance is indexed and committed before its response goes back (see the module
+    docstring: the SCU sends the next instance only then, so a response can never wait for a
+    later commit without reporting success for data not yet stored). What the association
+    shares is looked up once: the patient, the study and series rows, the audit (one event per
+    patient per `AUDIT_EVERY` instances, in the transaction of the instance that completes
+    them, and for the rest when the association ends) and, when it ends, the request to prepare
+    the viewer's volume of each image series it added. A custom `ingest` (tests) is called per
+    instance with `dicom_ingest`'s arguments and audits as it likes.
     """
-    batched_audit = ingest is None
-    pending: dict[int, list[Any]] = {}
-    pending_lock = threading.Lock()
+    batches: dict[int, Any] = {}
+    batches_lock = threading.Lock()
 
-    def flush_audit(assoc: Any) -> None:
-        with pending_lock:
-            results = pending.pop(id(assoc), [])
-        if results:
-            from imaging.services.ingest import ingest_audit
+    def batch_for(assoc: Any) -> Any:
+        from imaging.services.ingest import IngestBatch
 
-            ingest_audit(actor=actor, institution=institution, results=results, channel=CHANNEL)
+        with batches_lock:
+            batch = batches.get(id(assoc))
+            if batch is None:
+                batch = IngestBatch(actor=actor, institution=institution, channel=CHANNEL)
+                batches[id(assoc)] = batch
+            return batch
 
     def handle_store(event: Any) -> Any:
-        ingest_fn = ingest or _default_ingest()
         sop_instance_uid = str(getattr(event.request, "AffectedSOPInstanceUID", "") or "")
-        options = {"audit": False} if batched_audit else {}
+        filename = f"{sop_instance_uid or 'instance'}.dcm"
         _refresh_connections()
         try:
-            result = ingest_fn(
-                actor=actor,
-                institution=institution,
-                data=event.encoded_dataset(),
-                filename=f"{sop_instance_uid or 'instance'}.dcm",
-                channel=CHANNEL,
-                **options,
-            )
+            if ingest is not None:
+                result = ingest(
+                    actor=actor,
+                    institution=institution,
+                    data=event.encoded_dataset(),
+                    filename=filename,
+                    channel=CHANNEL,
+                )
+            else:
+                result = batch_for(event.assoc).ingest(filename, event.encoded_dataset())
         except Exception:
             # Logged by type only: the message of a parser or database error may quote values.
             logger.exception("C-STORE ingest failed; the SCU is told to retry later")
@@ -209,34 +207,30 @@ def cstore_handlers(
             if counters is not None:
                 counters.add("error")
             return _failure(STATUS_OUT_OF_RESOURCES, "Storage temporarily unavailable")
-        else:
-            if batched_audit:
-                with pending_lock:
-                    results = pending.setdefault(id(event.assoc), [])
-                    results.append(result)
-                    due = len(results) >= AUDIT_EVERY_INSTANCES
-                if due:
-                    flush_audit_logged(event.assoc)
         if counters is not None:
             counters.add(result.status)
         return cstore_status(result.status, result.reason, getattr(result, "failure_code", 0) or 0)
 
-    def flush_audit_logged(assoc: Any) -> None:
+    def finish(assoc: Any) -> None:
+        with batches_lock:
+            batch = batches.pop(id(assoc), None)
+        if batch is None:
+            return
         try:
-            flush_audit(assoc)
+            batch.finish()
         except Exception:
-            logger.exception("C-STORE audit could not be written")
+            logger.exception("C-STORE audit or volume preparation failed at the association's end")
 
     def association_ended(event: Any) -> None:
         try:
-            flush_audit_logged(event.assoc)
+            finish(event.assoc)
         finally:
             # Released/aborted fire in the association's thread, the one that ran the stores.
             connections.close_all()
 
     def connection_closed(event: Any) -> None:
         # A peer that drops the TCP connection without release or abort: still audit.
-        flush_audit_logged(event.assoc)
+        finish(event.assoc)
 
     return [
         (evt.EVT_C_STORE, handle_store),

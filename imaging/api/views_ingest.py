@@ -31,10 +31,8 @@ from imaging.services.ingest import (
     FAILURE_CANNOT_UNDERSTAND,
     REJECTED,
     STORED,
+    IngestBatch,
     IngestResult,
-    dicom_ingest,
-    ingest_audit,
-    ingest_batch_failed,
 )
 from imaging.services.zipfiles import UploadedDicom, dicom_ingest_upload, max_upload_bytes
 from oncology.selectors import patient_get_for_write
@@ -181,13 +179,14 @@ class StowRsView(APIView):
                 ) from exc
             raise exceptions.ValidationError({"body": [str(exc)]}) from exc
         del body
-        institution = user.institution
-        results: list[IngestResult] = []
+        batch = IngestBatch(
+            actor=user, institution=user.institution, channel="stow", study_instance_uid=study_uid
+        )
         try:
             for i, part in enumerate(parts, start=1):
                 name = f"part {i}"
                 if part.content_type != DICOM_MEDIA_TYPE:
-                    results.append(
+                    batch.add_result(
                         IngestResult(
                             filename=name,
                             status=REJECTED,
@@ -195,24 +194,12 @@ class StowRsView(APIView):
                             failure_code=FAILURE_CANNOT_UNDERSTAND,
                         )
                     )
-                    continue
-                results.append(
-                    dicom_ingest(
-                        actor=user,
-                        institution=institution,
-                        data=part.data,
-                        filename=name,
-                        channel="stow",
-                        study_instance_uid=study_uid,
-                        audit=False,
-                    )
-                )
+                else:
+                    batch.add(name, part.data)
+            results = batch.finish()
         except BaseException:
-            ingest_batch_failed(
-                actor=user, institution=institution, results=results, channel="stow"
-            )
+            batch.abort()
             raise
-        ingest_audit(actor=user, institution=institution, results=results, channel="stow")
         base = request.build_absolute_uri("/api/v1/dicomweb")
         status, payload = store_response(results, retrieve_base=base, study_uid=study_uid)
         return Response(payload, status=status, content_type=DicomJsonRenderer.media_type)

@@ -2,37 +2,35 @@
 `import_dicom`).
 
 An instance is read without `force`, validated (required tags, transfer syntax, decodable pixel
-data), de-duplicated by SOP Instance UID, stored through default_storage with its SHA-256 and
-indexed as study -> series -> instance under the patient of its institution whose MRN equals
-the PatientID tag; a study that matches no patient is held in the unmatched queue.
+data; imaging/services/dicom_read.py), de-duplicated by SOP Instance UID, stored through
+default_storage with its SHA-256 and indexed as study -> series -> instance under the patient of
+its institution whose MRN equals the PatientID tag; a study that matches no patient is held in
+the unmatched queue.
 
 Bad input never raises: it is a "rejected" result whose reason names the tag or the problem.
-A failure after the file is saved deletes it, so nothing is ever half-stored. Reasons never
+A failure after a file is saved deletes it, so nothing is ever half-stored. Reasons never
 carry tag *values* (the PatientID is PHI); they name tags.
+
+Speed: a door ingests through one `IngestBatch` per request, association or command run. The
+batch parses each file as it arrives and indexes buffered instances together: one query finds
+the SOP Instance UIDs already stored or held, one the patients, one the studies and one the
+series (and those rows stay cached for the rest of the batch), one INSERT writes the instance
+rows and one UPDATE per series its count. A 300-slice series through STOW-RS costs a few dozen
+queries instead of nine per instance.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
-import re
-import threading
 import uuid
-import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from io import BytesIO
-from typing import Any
 
-import pydicom
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
-from pydicom.uid import UID
 
 from core.audit import audit_record
 from core.models import AuditAction, User
@@ -44,279 +42,506 @@ from imaging.models import (
     UnmatchedStatus,
     UnmatchedStudy,
 )
+from imaging.services.dicom_read import (
+    DUPLICATE,
+    FAILURE_CANNOT_UNDERSTAND,
+    FAILURE_OUT_OF_RESOURCES,
+    FAILURE_SOP_CLASS_MISMATCH,
+    REJECTED,
+    STORED,
+    UNMATCHED,
+    IngestResult,
+    ParsedInstance,
+    instance_fields,
+    max_instance_bytes,
+    parse_instance,
+)
 from oncology.models import Institution, Patient
+
+__all__ = [
+    "AUDIT_OBJECT",
+    "DUPLICATE",
+    "FAILURE_CANNOT_UNDERSTAND",
+    "FAILURE_OUT_OF_RESOURCES",
+    "FAILURE_SOP_CLASS_MISMATCH",
+    "REJECTED",
+    "STORED",
+    "UNMATCHED",
+    "IngestBatch",
+    "IngestResult",
+    "dicom_ingest",
+    "ingest_audit",
+    "max_instance_bytes",
+]
 
 logger = logging.getLogger(__name__)
 
 AUDIT_OBJECT = "dicom_study"
 AUDIT_UNMATCHED = "dicom_unmatched_study"
 STORAGE_DIR = "imaging"
-
-# Result statuses
-STORED = "stored"
-DUPLICATE = "duplicate"
-UNMATCHED = "unmatched"
-REJECTED = "rejected"
-
-# DICOM PS3.4 C-STORE / PS3.18 STOW-RS failure reasons
-FAILURE_OUT_OF_RESOURCES = 0xA700
-FAILURE_SOP_CLASS_MISMATCH = 0xA900
-FAILURE_CANNOT_UNDERSTAND = 0xC000
-
-REQUIRED_TAGS = (
-    ("SOPClassUID", "(0008,0016)"),
-    ("SOPInstanceUID", "(0008,0018)"),
-    ("StudyInstanceUID", "(0020,000D)"),
-    ("SeriesInstanceUID", "(0020,000E)"),
-    ("Modality", "(0008,0060)"),
-    ("PatientID", "(0010,0020)"),
-)
-_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
-_PARSE_LOCK = threading.Lock()
 _ATTEMPTS = 3
 
+# A batch indexes its buffered instances once it holds this many, or this many bytes (the
+# buffered files are in memory until then; a CT slice is 0.5 MB).
+BATCH_INSTANCES = 100
+BATCH_BYTES = 128 * 1024**2
+# Outside a surrounding transaction (C-STORE, import_dicom) each index step commits on its own,
+# and the audit events for what it stored are written in the transaction of the step that
+# brings the unaudited results to this many; the rest when the batch finishes. Inside a web
+# request's transaction they are written once, when the batch finishes.
+AUDIT_EVERY = 100
 
-def max_instance_bytes() -> int:
-    """The largest single DICOM file accepted (a 2,000-frame cine is ~1 GB; a CT slice 0.5 MB)."""
-    return int(settings.IMAGING_MAX_INSTANCE_BYTES)
+
+class _Conflict(Exception):
+    """An instance's study or series is filed elsewhere (a rejection reason, not a bug)."""
 
 
-@dataclass(frozen=True)
-class IngestResult:
-    filename: str
-    status: str  # "stored" | "duplicate" | "unmatched" | "rejected"
-    reason: str = ""
-    sop_instance_uid: str = ""
-    study_public_id: uuid.UUID | None = None
-    sop_class_uid: str = ""
-    study_instance_uid: str = ""
-    # A DICOM failure reason for STOW-RS / C-STORE when rejected (0xA700, 0xA900, 0xC000).
-    failure_code: int = 0
-    # The patient the instance is indexed under (None when unmatched or rejected).
-    patient_id: int | None = None
-    # The default_storage name of the file this call saved (stored or unmatched), else "".
+@dataclass
+class _Pending:
+    position: int
+    parsed: ParsedInstance
+    data: bytes
+    base: IngestResult
+    sha256: str = ""
     storage_name: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.status != REJECTED
-
-
-def _rejected(
-    filename: str, reason: str, code: int = FAILURE_CANNOT_UNDERSTAND, ds: Dataset | None = None
-) -> IngestResult:
-    return IngestResult(
-        filename=filename,
-        status=REJECTED,
-        reason=reason,
-        sop_instance_uid=_str_tag(ds, "SOPInstanceUID") if ds is not None else "",
-        sop_class_uid=_str_tag(ds, "SOPClassUID") if ds is not None else "",
-        failure_code=code,
-    )
-
-
-def _str_tag(ds: Dataset | None, keyword: str) -> str:
-    try:
-        value = ds.get(keyword) if ds is not None else None
-    except Exception:  # noqa: BLE001  (a broken element reads as absent)
-        return ""
-    if value is None:
-        return ""
-    return str(value).strip()[:64] if not isinstance(value, list | tuple) else ""
-
-
-def _int_tag(ds: Dataset, keyword: str) -> int | None:
-    try:
-        value = ds.get(keyword)
-        return int(value) if value not in (None, "") else None
-    except Exception:  # noqa: BLE001
-        return None
-
-
-def _date_tag(ds: Dataset, keyword: str) -> dt.date | None:
-    raw = _str_tag(ds, keyword)
-    try:
-        return dt.date(int(raw[:4]), int(raw[4:6]), int(raw[6:8])) if len(raw) >= 8 else None
-    except ValueError:  # not a DICOM DA (YYYYMMDD)
-        return None
-
-
-@dataclass(frozen=True)
-class _Parsed:
-    ds: Dataset
-    sop_class_uid: str
-    sop_instance_uid: str
-    study_uid: str
-    series_uid: str
-    modality: str
-    patient_id: str
-    transfer_syntax: str
-
-
-def _read(data: bytes, filename: str) -> _Parsed | IngestResult:
-    """Parse and validate; an IngestResult when rejected."""
-    if len(data) > max_instance_bytes():
-        return _rejected(
-            filename,
-            f"The file is larger than the {max_instance_bytes() // (1024 * 1024)} MB accepted.",
-            FAILURE_OUT_OF_RESOURCES,
-        )
-    if not data:
-        return _rejected(filename, "The file is empty.")
-    # pydicom warns about many recoverable header problems; they are collected, not raised, so
-    # a file gets the same result in tests (warnings are errors there) and in production.
-    # catch_warnings swaps process-wide state, so concurrent ingests (the C-STORE receiver's
-    # threads) take turns here; parsing and decoding hold the GIL anyway.
-    with _PARSE_LOCK, warnings.catch_warnings(record=True):
-        warnings.simplefilter("always")
-        try:
-            ds = pydicom.dcmread(BytesIO(data), force=False)
-        except InvalidDicomError:
-            return _rejected(
-                filename, "Not a DICOM Part 10 file (no 'DICM' prefix after the preamble)."
-            )
-        except Exception as exc:  # noqa: BLE001  (every parse failure is the file's fault)
-            return _rejected(filename, f"Broken DICOM header: {_why(exc)}")
-        return _validate(ds, filename)
-
-
-def _why(exc: BaseException) -> str:
-    """An exception as a reason: its class and message, without values that could be PHI
-    beyond what pydicom puts in (tag numbers, lengths)."""
-    text = str(exc).splitlines()[0][:200] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _validate(ds: Dataset, filename: str) -> _Parsed | IngestResult:
-    meta = getattr(ds, "file_meta", None)
-    ts = _str_tag(meta, "TransferSyntaxUID") if meta is not None else ""
-    if not ts:
-        return _rejected(filename, "The file meta has no (0002,0010) TransferSyntaxUID.", ds=ds)
-    values: dict[str, str] = {}
-    for keyword, tag in REQUIRED_TAGS:
-        try:
-            element = ds[keyword] if keyword in ds else None
-            raw = element.value if element is not None else None
-        except Exception as exc:  # noqa: BLE001
-            return _rejected(filename, f"{tag} {keyword} cannot be read: {_why(exc)}", ds=ds)
-        value = str(raw).strip() if raw is not None and not isinstance(raw, bytes) else ""
-        if not value:
-            return _rejected(filename, f"Required tag {tag} {keyword} is missing or empty.", ds=ds)
-        if keyword.endswith("UID") and (len(value) > 64 or not _UID.match(value)):
-            return _rejected(filename, f"{tag} {keyword} is not a valid UID.", ds=ds)
-        if len(value) > 64:
-            return _rejected(filename, f"{tag} {keyword} is longer than 64 characters.", ds=ds)
-        values[keyword] = value
-    media_class = _str_tag(meta, "MediaStorageSOPClassUID")
-    if media_class and media_class != values["SOPClassUID"]:
-        return _rejected(
-            filename,
-            "(0002,0002) MediaStorageSOPClassUID differs from (0008,0016) SOPClassUID.",
-            FAILURE_SOP_CLASS_MISMATCH,
-            ds,
-        )
-    media_instance = _str_tag(meta, "MediaStorageSOPInstanceUID")
-    if media_instance and media_instance != values["SOPInstanceUID"]:
-        return _rejected(
-            filename,
-            "(0002,0003) MediaStorageSOPInstanceUID differs from (0008,0018) SOPInstanceUID.",
-            FAILURE_SOP_CLASS_MISMATCH,
-            ds,
-        )
-    tsuid = UID(ts)
-    if not tsuid.is_transfer_syntax:
-        return _rejected(filename, "(0002,0010) TransferSyntaxUID is not a known syntax.", ds=ds)
-    has_pixels = "PixelData" in ds or "FloatPixelData" in ds or "DoubleFloatPixelData" in ds
-    if not has_pixels and _is_image_class(values["SOPClassUID"]):
-        # pydicom stops quietly at the end of a file cut between elements, so a truncated image
-        # shows up only as an image without its (7FE0,0010) Pixel Data.
-        return _rejected(
-            filename,
-            "An image object without (7FE0,0010) PixelData: the file is truncated or incomplete.",
-            ds=ds,
-        )
-    if has_pixels:
-        problem = _pixel_problem(ds)
-        if problem:
-            return _rejected(filename, problem, ds=ds)
-    return _Parsed(
-        ds=ds,
-        sop_class_uid=values["SOPClassUID"],
-        sop_instance_uid=values["SOPInstanceUID"],
-        study_uid=values["StudyInstanceUID"],
-        series_uid=values["SeriesInstanceUID"],
-        modality=values["Modality"][:16],
-        patient_id=values["PatientID"],
-        transfer_syntax=ts,
-    )
-
-
-def _is_image_class(sop_class_uid: str) -> bool:
-    name = UID(sop_class_uid).name
-    return "Image Storage" in name or name == "Segmentation Storage"
-
-
-def _pixel_problem(ds: Dataset) -> str:
-    """Why the pixel data does not decode (unsupported syntax, truncated, inconsistent
-    attributes), or "" when it does."""
-    try:
-        ds.pixel_array  # noqa: B018  (decoding is the check)
-    except NotImplementedError as exc:
-        return f"Pixel data in this transfer syntax cannot be decoded here: {_why(exc)}"
-    except RuntimeError as exc:
-        if "plugin" in str(exc).lower() or "decod" in str(exc).lower():
-            return f"Pixel data in this transfer syntax cannot be decoded here: {_why(exc)}"
-        return f"Pixel data does not decode: {_why(exc)}"
-    except MemoryError:
-        return "Pixel data is too large to decode."
-    except Exception as exc:  # noqa: BLE001
-        return f"Pixel data does not decode: {_why(exc)}"
-    return ""
-
-
-def _instance_fields(p: _Parsed, storage_name: str, sha256: str, size: int) -> dict[str, Any]:
-    ds = p.ds
-    position = None
-    try:
-        ipp = ds.get("ImagePositionPatient")
-        if ipp is not None and len(ipp) == 3:
-            position = [float(v) for v in ipp]
-    except Exception:  # noqa: BLE001
-        position = None
-    return {
-        "sop_instance_uid": p.sop_instance_uid,
-        "sop_class_uid": p.sop_class_uid,
-        "instance_number": _int_tag(ds, "InstanceNumber"),
-        "storage_name": storage_name,
-        "sha256": sha256,
-        "size_bytes": size,
-        "transfer_syntax": p.transfer_syntax[:64],
-        "rows": _int_tag(ds, "Rows"),
-        "columns": _int_tag(ds, "Columns"),
-        "frames": _int_tag(ds, "NumberOfFrames") or 1,
-        "image_position": position,
-    }
-
-
-def _series_fields(ds: Dataset) -> dict[str, Any]:
-    uid = _str_tag(ds, "FrameOfReferenceUID")
-    return {
-        "description": _str_tag(ds, "SeriesDescription")[:200],
-        "series_number": _int_tag(ds, "SeriesNumber"),
-        "frame_of_reference_uid": uid if _UID.match(uid or "-") else "",
-    }
-
-
-def _is_duplicate(sop_instance_uid: str) -> bool:
-    return (
-        Instance.objects.filter(sop_instance_uid=sop_instance_uid).exists()
-        or HeldInstance.objects.filter(sop_instance_uid=sop_instance_uid).exists()
-    )
 
 
 def _save_file(institution: Institution, data: bytes) -> str:
     name = f"{STORAGE_DIR}/{institution.pk}/{uuid.uuid4().hex}.dcm"
     return default_storage.save(name, ContentFile(data))
+
+
+def _delete_files(items: Iterable[_Pending]) -> None:
+    for item in items:
+        if item.storage_name:
+            default_storage.delete(item.storage_name)
+            item.storage_name = ""
+
+
+def _known_uids(uids: list[str]) -> set[str]:
+    """The SOP Instance UIDs among `uids` already stored or held (one query)."""
+    stored = Instance.objects.filter(sop_instance_uid__in=uids).values_list("sop_instance_uid")
+    held = HeldInstance.objects.filter(sop_instance_uid__in=uids).values_list("sop_instance_uid")
+    return {uid for (uid,) in stored.union(held)}
+
+
+class IngestBatch:
+    """Ingest many files for one request, association or command run; one result per file.
+
+    `add(filename, data)` parses the file at once (so a rejection never waits) and buffers it;
+    buffered instances are indexed together every `batch_instances` files or `batch_bytes`
+    bytes, and by `flush()`/`finish()`. `ingest(filename, data)` indexes one file at once and
+    returns its result (C-STORE answers each instance before the next one is sent, so its
+    instances cannot wait for a batch; they still share the batch's cached rows).
+    `finish()` indexes what is buffered, writes the audit events not yet written and asks for
+    the volume of each image series it added to be prepared for the viewer; it returns every
+    result in the order the files came. After an unexpected exception call `abort()` and let
+    the exception go on.
+
+    `patient`: the upload is for this patient (its page or API route); a file whose PatientID is
+    not this patient's MRN is rejected rather than filed elsewhere. `study_instance_uid`: the
+    STOW-RS study the request names; an instance of another study is rejected. `audit=False`
+    leaves the events to the caller (`ingest_audit`). `channel` ("upload", "api", "stow",
+    "cstore", "command") goes into the audit detail.
+
+    Inside a transaction (a web request: ATOMIC_REQUESTS) every index step is a savepoint and
+    the whole batch commits or rolls back with the request. Outside one each step commits on
+    its own, atomically: its rows, its files and its audit events together.
+    """
+
+    def __init__(
+        self,
+        *,
+        actor: User | None,
+        institution: Institution,
+        channel: str,
+        patient: Patient | None = None,
+        study_instance_uid: str | None = None,
+        audit: bool = True,
+        audit_every: int = AUDIT_EVERY,
+        prepare_volumes: bool = True,
+        batch_instances: int | None = None,
+        batch_bytes: int | None = None,
+    ) -> None:
+        self.actor = actor
+        self.institution = institution
+        self.channel = channel
+        self.patient = patient
+        self.study_instance_uid = study_instance_uid
+        self.audit = audit
+        self.audit_every = max(1, audit_every)
+        self.prepare_volumes = prepare_volumes
+        self.batch_instances = batch_instances or BATCH_INSTANCES
+        self.batch_bytes = batch_bytes or BATCH_BYTES
+        self._results: list[IngestResult | None] = []
+        self._buffer: list[_Pending] = []
+        self._buffer_bytes = 0
+        self._unaudited: list[IngestResult] = []
+        # Rows looked up or created by this batch, by DICOM UID (MRN for patients). Cleared
+        # when an index step rolls back, since rows it created are then gone.
+        self._patients: dict[str, Patient | None] = {}
+        self._studies: dict[str, Study] = {}
+        self._series: dict[str, Series] = {}
+        self._series_added: set[int] = set()
+        self._step_series: set[int] = set()
+
+    # --- feeding -------------------------------------------------------------------------
+
+    @property
+    def results(self) -> list[IngestResult]:
+        """The results so far (buffered instances have none until they are indexed)."""
+        return [r for r in self._results if r is not None]
+
+    @property
+    def ready(self) -> list[IngestResult]:
+        """The results so far up to the first still buffered file: lines that can be shown in
+        the order the files came."""
+        done = []
+        for r in self._results:
+            if r is None:
+                break
+            done.append(r)
+        return done
+
+    def add_result(self, result: IngestResult) -> None:
+        """A line decided before ingest (a refused archive entry, a non-DICOM STOW part)."""
+        self._results.append(result)
+
+    def add(self, filename: str, data: bytes) -> None:
+        position = len(self._results)
+        self._results.append(None)
+        pending = self._parse(position, filename, data)
+        if pending is None:
+            return
+        self._buffer.append(pending)
+        self._buffer_bytes += len(data)
+        if len(self._buffer) >= self.batch_instances or self._buffer_bytes >= self.batch_bytes:
+            self.flush()
+
+    def ingest(self, filename: str, data: bytes) -> IngestResult:
+        """Ingest one file now (indexing it with anything still buffered) and return its result."""
+        position = len(self._results)
+        self.add(filename, data)
+        self.flush()
+        result = self._results[position]
+        assert result is not None  # noqa: S101  (flush fills every buffered slot)
+        return result
+
+    def _parse(self, position: int, filename: str, data: bytes) -> _Pending | None:
+        parsed = parse_instance(data, filename)
+        if isinstance(parsed, IngestResult):
+            self._results[position] = parsed
+            return None
+        p = parsed
+        base = IngestResult(
+            filename=filename,
+            status=REJECTED,
+            sop_instance_uid=p.sop_instance_uid,
+            sop_class_uid=p.sop_class_uid,
+            study_instance_uid=p.study_uid,
+            failure_code=FAILURE_CANNOT_UNDERSTAND,
+        )
+        if self.study_instance_uid is not None and p.study_uid != self.study_instance_uid:
+            self._results[position] = replace(
+                base,
+                reason="(0020,000D) StudyInstanceUID is not the study named in the request.",
+                failure_code=FAILURE_SOP_CLASS_MISMATCH,
+            )
+            return None
+        if self.patient is not None and (
+            self.patient.institution_id != self.institution.pk or self.patient.mrn != p.patient_id
+        ):
+            self._results[position] = replace(
+                base,
+                reason="(0010,0020) PatientID is not this patient's MRN.",
+                failure_code=FAILURE_SOP_CLASS_MISMATCH,
+            )
+            return None
+        return _Pending(position=position, parsed=p, data=data, base=base)
+
+    # --- indexing ------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Index every buffered instance."""
+        while self._buffer:
+            items, self._buffer, self._buffer_bytes = self._buffer, [], 0
+            # A SOP Instance UID sent twice in one batch: the first is indexed, the later ones
+            # go round again and meet it as a duplicate (or, if it was refused, get their own
+            # result).
+            first: dict[str, _Pending] = {}
+            again: list[_Pending] = []
+            for item in items:
+                if item.parsed.sop_instance_uid in first:
+                    again.append(item)
+                else:
+                    first[item.parsed.sop_instance_uid] = item
+            self._flush(list(first.values()))
+            self._buffer = again
+
+    def _flush(self, items: list[_Pending]) -> None:
+        try:
+            for attempt in range(_ATTEMPTS):
+                known = _known_uids([i.parsed.sop_instance_uid for i in items])
+                duplicates = [i for i in items if i.parsed.sop_instance_uid in known]
+                if duplicates:
+                    _delete_files(duplicates)  # written on an attempt that lost a race
+                    self._record_duplicates(duplicates)
+                    items = [i for i in items if i.parsed.sop_instance_uid not in known]
+                if not items:
+                    return
+                self._find_patients(items)
+                for item in items:
+                    if not item.storage_name:
+                        item.sha256 = hashlib.sha256(item.data).hexdigest()
+                        item.storage_name = _save_file(self.institution, item.data)
+                # Inside a request's transaction the audit waits for finish(); outside one the
+                # events go into the transaction of the step that stores the instances.
+                outer = transaction.get_connection().in_atomic_block
+                try:
+                    # Two senders of one new study (parallel C-STORE associations) may both
+                    # create its rows, or store one instance; the loser's unique violation rolls
+                    # this step back and it runs again, finding the winner's rows.
+                    with transaction.atomic():
+                        results = self._index(items)
+                        unaudited = self._unaudited + [
+                            r for r in results.values() if r.status in (STORED, UNMATCHED)
+                        ]
+                        audit_now = self.audit and not outer and len(unaudited) >= self.audit_every
+                        if audit_now:
+                            self._write_audit(unaudited)
+                except IntegrityError:
+                    self._forget_rows()
+                    if attempt == _ATTEMPTS - 1:
+                        raise
+                    continue
+                except BaseException:
+                    self._forget_rows()
+                    raise
+                self._unaudited = [] if audit_now or not self.audit else unaudited
+                for item in items:
+                    self._results[item.position] = results[item.position]
+                    if results[item.position].status == REJECTED:
+                        default_storage.delete(item.storage_name)
+                        item.storage_name = ""
+                    item.data = b""  # stored: the bytes need not stay in memory
+                self._series_added.update(self._step_series)
+                return
+        except BaseException:
+            _delete_files(items)
+            raise
+
+    def _record_duplicates(self, items: list[_Pending]) -> None:
+        existing = {
+            i.sop_instance_uid: i
+            for i in Instance.objects.filter(
+                sop_instance_uid__in=[i.parsed.sop_instance_uid for i in items]
+            ).select_related("series__study")
+        }
+        for item in items:
+            found = existing.get(item.parsed.sop_instance_uid)
+            self._results[item.position] = replace(
+                item.base,
+                status=DUPLICATE,
+                reason="This SOP Instance UID is already stored; nothing changed.",
+                failure_code=0,
+                study_public_id=found.series.study.public_id if found else None,
+                patient_id=found.series.study.patient_id if found else None,
+            )
+
+    def _find_patients(self, items: list[_Pending]) -> None:
+        if self.patient is not None:
+            return
+        missing = {i.parsed.patient_id for i in items} - set(self._patients)
+        if missing:
+            found = {
+                p.mrn: p
+                for p in Patient.objects.filter(institution=self.institution, mrn__in=missing)
+            }
+            for mrn in missing:
+                self._patients[mrn] = found.get(mrn)
+
+    def _target(self, item: _Pending) -> Patient | None:
+        return self.patient or self._patients.get(item.parsed.patient_id)
+
+    def _forget_rows(self) -> None:
+        self._studies.clear()
+        self._series.clear()
+
+    def _index(self, items: list[_Pending]) -> dict[int, IngestResult]:
+        results: dict[int, IngestResult] = {}
+        self._step_series = set()
+        matched = [i for i in items if self._target(i) is not None]
+        held = [i for i in items if self._target(i) is None]
+        if matched:
+            results.update(self._index_matched(matched))
+        if held:
+            results.update(self._hold(held))
+        return results
+
+    def _index_matched(self, items: list[_Pending]) -> dict[int, IngestResult]:
+        results: dict[int, IngestResult] = {}
+        self._load_rows(items)
+        rows: list[Instance] = []
+        added: dict[int, int] = {}  # series pk -> instances
+        modalities: dict[int, set[str]] = {}  # study pk -> modalities seen
+        for item in items:
+            p, patient = item.parsed, self._target(item)
+            assert patient is not None  # noqa: S101  (matched)
+            try:
+                study = self._study(p, item, patient)
+                series = self._series_row(p, study)
+            except _Conflict as exc:
+                results[item.position] = replace(item.base, reason=str(exc))
+                continue
+            rows.append(
+                Instance(
+                    series=series,
+                    **instance_fields(p, item.storage_name, item.sha256, len(item.data)),
+                )
+            )
+            added[series.pk] = added.get(series.pk, 0) + 1
+            modalities.setdefault(study.pk, set()).add(p.modality)
+            results[item.position] = replace(
+                item.base,
+                status=STORED,
+                storage_name=item.storage_name,
+                failure_code=0,
+                study_public_id=study.public_id,
+                patient_id=patient.pk,
+            )
+        Instance.objects.bulk_create(rows)
+        for series_pk, count in added.items():
+            Series.objects.filter(pk=series_pk).update(instance_count=F("instance_count") + count)
+            self._step_series.add(series_pk)
+        for study in {s.pk: s for s in self._studies.values()}.values():
+            new = modalities.get(study.pk, set()) - set(study.modalities)
+            if new:
+                # Another sender may be adding a modality to the same study: read it locked.
+                locked = Study.objects.select_for_update().get(pk=study.pk)
+                locked.modalities = [*locked.modalities, *sorted(new - set(locked.modalities))]
+                locked.save(update_fields=["modalities", "updated_at"])
+                study.modalities = locked.modalities
+        return results
+
+    def _load_rows(self, items: list[_Pending]) -> None:
+        """Fetch the studies and series of `items` not cached yet (one query each)."""
+        study_uids = {i.parsed.study_uid for i in items} - set(self._studies)
+        if study_uids:
+            for study in Study.objects.filter(
+                institution=self.institution, study_instance_uid__in=study_uids
+            ):
+                self._studies[study.study_instance_uid] = study
+        series_uids = {i.parsed.series_uid for i in items} - set(self._series)
+        if series_uids:
+            for series in Series.objects.filter(series_instance_uid__in=series_uids):
+                self._series[series.series_instance_uid] = series
+
+    def _study(self, p: ParsedInstance, item: _Pending, patient: Patient) -> Study:
+        study = self._studies.get(p.study_uid)
+        if study is None:
+            study = Study.objects.create(
+                institution=self.institution,
+                study_instance_uid=p.study_uid,
+                patient=patient,
+                modalities=[],
+                **p.study,
+            )
+            self._studies[p.study_uid] = study
+        if study.patient_id != patient.pk:
+            raise _Conflict("(0020,000D) This study is already filed under another patient.")
+        return study
+
+    def _series_row(self, p: ParsedInstance, study: Study) -> Series:
+        series = self._series.get(p.series_uid)
+        if series is None:
+            series = Series.objects.create(
+                series_instance_uid=p.series_uid, study=study, modality=p.modality, **p.series
+            )
+            self._series[p.series_uid] = series
+        if series.study_id != study.pk:
+            raise _Conflict("(0020,000E) This series is already filed under another study.")
+        return series
+
+    def _hold(self, items: list[_Pending]) -> dict[int, IngestResult]:
+        results: dict[int, IngestResult] = {}
+        by_study: dict[str, list[_Pending]] = {}
+        for item in items:
+            by_study.setdefault(item.parsed.study_uid, []).append(item)
+        for study_uid, group in by_study.items():
+            p = group[0].parsed
+            entry, _ = UnmatchedStudy.objects.select_for_update().get_or_create(
+                institution=self.institution,
+                study_instance_uid=study_uid,
+                status=UnmatchedStatus.OPEN,
+                defaults={
+                    "dicom_patient_id": p.patient_id,
+                    "study_date": p.study["study_date"],
+                    "description": p.study["description"],
+                    "modalities": [],
+                },
+            )
+            HeldInstance.objects.bulk_create(
+                HeldInstance(
+                    unmatched=entry,
+                    series_instance_uid=i.parsed.series_uid,
+                    modality=i.parsed.modality,
+                    series_description=i.parsed.series["description"],
+                    series_number=i.parsed.series["series_number"],
+                    frame_of_reference_uid=i.parsed.series["frame_of_reference_uid"],
+                    **instance_fields(i.parsed, i.storage_name, i.sha256, len(i.data)),
+                )
+                for i in group
+            )
+            entry.received_count = F("received_count") + len(group)
+            new = sorted({i.parsed.modality for i in group} - set(entry.modalities))
+            entry.modalities = [*entry.modalities, *new]
+            entry.save(update_fields=["received_count", "modalities", "last_received_at"])
+            for item in group:
+                results[item.position] = replace(
+                    item.base,
+                    status=UNMATCHED,
+                    storage_name=item.storage_name,
+                    failure_code=0,
+                    reason="No patient of this institution has this PatientID; held for a "
+                    "data manager.",
+                )
+        return results
+
+    # --- audit, completion ---------------------------------------------------------------
+
+    def _write_audit(self, results: list[IngestResult]) -> None:
+        ingest_audit(
+            actor=self.actor, institution=self.institution, results=results, channel=self.channel
+        )
+
+    def finish(self) -> list[IngestResult]:
+        """Index what is buffered, write the audit events not yet written, and ask for the
+        volumes of the image series this batch added to be prepared; every result, in order."""
+        self.flush()
+        if self._unaudited:
+            unaudited, self._unaudited = self._unaudited, []
+            self._write_audit(unaudited)
+        if self.prepare_volumes and self._series_added:
+            from imaging.viewer_series import volume_prepare_after_ingest
+
+            volume_prepare_after_ingest(
+                series_ids=sorted(self._series_added), created_by=self.actor
+            )
+            self._series_added.clear()
+        return self.results
+
+    def abort(self) -> None:
+        """An unexpected error stopped the batch; the caller re-raises it. Inside a transaction
+        (a web request) the error rolls back the rows the batch wrote, so the files they point
+        at are deleted; outside one the rows are committed, and get their audit events."""
+        self._buffer, self._buffer_bytes = [], 0
+        if transaction.get_connection().in_atomic_block:
+            for r in self.results:
+                if r.storage_name and r.status in (STORED, UNMATCHED):
+                    default_storage.delete(r.storage_name)
+        elif self._unaudited:
+            unaudited, self._unaudited = self._unaudited, []
+            self._write_audit(unaudited)
 
 
 def dicom_ingest(
@@ -332,194 +557,22 @@ def dicom_ingest(
 ) -> IngestResult:
     """Ingest one DICOM file. Never raises for bad input: the result says what happened.
 
-    `patient`: the upload is for this patient (its page or API route); a file whose PatientID is
-    not this patient's MRN is rejected rather than filed elsewhere. `study_instance_uid`: the
-    STOW-RS study the request names; an instance of another study is rejected. `audit=False`
-    lets a caller that ingests many files record one event per patient itself
-    (`ingest_audit`); otherwise the one event is written in the instance's transaction.
-    `channel` ("upload", "api", "stow", "cstore", "command") goes into the audit detail.
+    A batch of one (see `IngestBatch` for the arguments): its audit event is written in the
+    instance's transaction. Doors that take many files use an `IngestBatch`.
     """
-    parsed = _read(data, filename)
-    if isinstance(parsed, IngestResult):
-        return parsed
-    p = parsed
-    base = IngestResult(
-        filename=filename,
-        status=REJECTED,
-        sop_instance_uid=p.sop_instance_uid,
-        sop_class_uid=p.sop_class_uid,
-        study_instance_uid=p.study_uid,
-        failure_code=FAILURE_CANNOT_UNDERSTAND,
-    )
-    if study_instance_uid is not None and p.study_uid != study_instance_uid:
-        return replace(
-            base,
-            reason="(0020,000D) StudyInstanceUID is not the study named in the request.",
-            failure_code=FAILURE_SOP_CLASS_MISMATCH,
-        )
-    if patient is not None and (
-        patient.institution_id != institution.pk or patient.mrn != p.patient_id
-    ):
-        return replace(
-            base,
-            reason="(0010,0020) PatientID is not this patient's MRN.",
-            failure_code=FAILURE_SOP_CLASS_MISMATCH,
-        )
-    if _is_duplicate(p.sop_instance_uid):
-        return _duplicate(p, base)
-    target = patient or Patient.objects.filter(institution=institution, mrn=p.patient_id).first()
-    sha256 = hashlib.sha256(data).hexdigest()
-    storage_name = _save_file(institution, data)
-    try:
-        # Two senders of one new study (parallel C-STORE associations) may both create its
-        # study or series row; the loser's unique violation rolls back its savepoint and it
-        # tries again, finding the winner's rows.
-        for attempt in range(_ATTEMPTS):
-            try:
-                with transaction.atomic():
-                    if target is not None:
-                        result = _index(
-                            base, institution, target, p, storage_name, sha256, len(data)
-                        )
-                    else:
-                        result = _hold(base, institution, p, storage_name, sha256, len(data))
-                    if audit:
-                        ingest_audit(
-                            actor=actor, institution=institution, results=[result], channel=channel
-                        )
-                return result
-            except IntegrityError:
-                if _is_duplicate(p.sop_instance_uid):  # a concurrent sender stored it first
-                    default_storage.delete(storage_name)
-                    return _duplicate(p, base)
-                if attempt == _ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
-    except _Conflict as exc:
-        default_storage.delete(storage_name)
-        return replace(base, reason=str(exc))
-    except BaseException:
-        default_storage.delete(storage_name)
-        raise
-
-
-class _Conflict(Exception):
-    pass
-
-
-def _duplicate(p: _Parsed, base: IngestResult) -> IngestResult:
-    existing = (
-        Instance.objects.filter(sop_instance_uid=p.sop_instance_uid)
-        .select_related("series__study")
-        .first()
-    )
-    return replace(
-        base,
-        status=DUPLICATE,
-        reason="This SOP Instance UID is already stored; nothing changed.",
-        failure_code=0,
-        study_public_id=existing.series.study.public_id if existing else None,
-        patient_id=existing.series.study.patient_id if existing else None,
-    )
-
-
-def _index(
-    base: IngestResult,
-    institution: Institution,
-    patient: Patient,
-    p: _Parsed,
-    storage_name: str,
-    sha256: str,
-    size: int,
-) -> IngestResult:
-    study, _ = Study.objects.select_for_update().get_or_create(
+    batch = IngestBatch(
+        actor=actor,
         institution=institution,
-        study_instance_uid=p.study_uid,
-        defaults={
-            "patient": patient,
-            "study_date": _date_tag(p.ds, "StudyDate"),
-            "description": _str_tag(p.ds, "StudyDescription")[:200],
-            "accession_number": _str_tag(p.ds, "AccessionNumber")[:64],
-            "modalities": [],
-        },
+        channel=channel,
+        patient=patient,
+        study_instance_uid=study_instance_uid,
+        audit=audit,
+        audit_every=1,
+        prepare_volumes=False,
     )
-    if study.patient_id != patient.pk:
-        raise _Conflict("(0020,000D) This study is already filed under another patient.")
-    series, _ = Series.objects.get_or_create(
-        series_instance_uid=p.series_uid,
-        defaults={"study": study, "modality": p.modality, **_series_fields(p.ds)},
-    )
-    if series.study_id != study.pk:
-        raise _Conflict("(0020,000E) This series is already filed under another study.")
-    Instance.objects.create(series=series, **_instance_fields(p, storage_name, sha256, size))
-    Series.objects.filter(pk=series.pk).update(instance_count=F("instance_count") + 1)
-    if p.modality not in study.modalities:
-        study.modalities = [*study.modalities, p.modality]
-        study.save(update_fields=["modalities", "updated_at"])
-    return replace(
-        base,
-        status=STORED,
-        storage_name=storage_name,
-        failure_code=0,
-        study_public_id=study.public_id,
-        patient_id=patient.pk,
-    )
-
-
-def _hold(
-    base: IngestResult,
-    institution: Institution,
-    p: _Parsed,
-    storage_name: str,
-    sha256: str,
-    size: int,
-) -> IngestResult:
-    entry, _ = UnmatchedStudy.objects.select_for_update().get_or_create(
-        institution=institution,
-        study_instance_uid=p.study_uid,
-        status=UnmatchedStatus.OPEN,
-        defaults={
-            "dicom_patient_id": p.patient_id,
-            "study_date": _date_tag(p.ds, "StudyDate"),
-            "description": _str_tag(p.ds, "StudyDescription")[:200],
-            "modalities": [],
-        },
-    )
-    HeldInstance.objects.create(
-        unmatched=entry,
-        series_instance_uid=p.series_uid,
-        modality=p.modality,
-        series_description=_series_fields(p.ds)["description"],
-        series_number=_series_fields(p.ds)["series_number"],
-        frame_of_reference_uid=_series_fields(p.ds)["frame_of_reference_uid"],
-        **_instance_fields(p, storage_name, sha256, size),
-    )
-    entry.received_count = F("received_count") + 1
-    if p.modality not in entry.modalities:
-        entry.modalities = [*entry.modalities, p.modality]
-    entry.save(update_fields=["received_count", "modalities", "last_received_at"])
-    return replace(
-        base,
-        status=UNMATCHED,
-        storage_name=storage_name,
-        failure_code=0,
-        reason="No patient of this institution has this PatientID; held for a data manager.",
-    )
-
-
-def ingest_batch_failed(
-    *, actor: User | None, institution: Institution, results: list[IngestResult], channel: str
-) -> None:
-    """A batch (upload, STOW-RS request) stopped on an unexpected error, which the caller
-    re-raises. Inside a transaction (a web request: ATOMIC_REQUESTS) the error rolls back the
-    rows the batch wrote, so the files they pointed at are deleted; outside one the rows are
-    committed, and get their audit events."""
-    if transaction.get_connection().in_atomic_block:
-        for r in results:
-            if r.storage_name:
-                default_storage.delete(r.storage_name)
-    else:
-        ingest_audit(actor=actor, institution=institution, results=results, channel=channel)
+    result = batch.ingest(filename, data)
+    batch.finish()
+    return result
 
 
 def ingest_audit(

@@ -23,10 +23,8 @@ from imaging.services.ingest import (
     FAILURE_CANNOT_UNDERSTAND,
     FAILURE_OUT_OF_RESOURCES,
     REJECTED,
+    IngestBatch,
     IngestResult,
-    dicom_ingest,
-    ingest_audit,
-    ingest_batch_failed,
     max_instance_bytes,
 )
 from oncology.models import Institution, Patient
@@ -199,28 +197,14 @@ def dicom_ingest_upload(
 ) -> list[IngestResult]:
     """Ingest uploaded files and zip archives; one result per file (per archive entry for a
     zip), and one audit event per patient touched for the whole upload (ingest_audit).
-    Outside a transaction each instance commits on its own; inside one (a web request) they
-    commit or roll back together, files included (ingest_batch_failed)."""
-    results: list[IngestResult] = []
-
-    def ingest(name: str, data: bytes) -> None:
-        results.append(
-            dicom_ingest(
-                actor=actor,
-                institution=institution,
-                data=data,
-                filename=name,
-                channel=channel,
-                patient=patient,
-                audit=False,
-            )
-        )
-
+    Instances are indexed in batches (IngestBatch); inside a transaction (a web request) they
+    commit or roll back together, files included."""
+    batch = IngestBatch(actor=actor, institution=institution, channel=channel, patient=patient)
     try:
         for part in files:
             name = part.name or "upload"
             if _size_of(part) > max_upload_bytes():
-                results.append(
+                batch.add_result(
                     _reject(
                         name,
                         f"The upload is larger than the {max_upload_bytes() // (1024 * 1024)} MB "
@@ -233,13 +217,12 @@ def dicom_ingest_upload(
                 fileobj = io.BytesIO(part.file) if isinstance(part.file, bytes) else part.file
                 for shown, entry in zip_entries(name, fileobj):
                     if isinstance(entry, IngestResult):
-                        results.append(entry)
+                        batch.add_result(entry)
                     else:
-                        ingest(shown, entry)
+                        batch.add(shown, entry)
                 continue
-            ingest(name, _read_all(part))
+            batch.add(name, _read_all(part))
+        return batch.finish()
     except BaseException:
-        ingest_batch_failed(actor=actor, institution=institution, results=results, channel=channel)
+        batch.abort()
         raise
-    ingest_audit(actor=actor, institution=institution, results=results, channel=channel)
-    return results

@@ -226,7 +226,7 @@ def test_a_failure_after_the_file_is_saved_deletes_it(institution, patient, sett
     def boom(*args, **kwargs):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(ingest_module, "_index", boom)
+    monkeypatch.setattr(ingest_module.IngestBatch, "_index", boom)
     with pytest.raises(RuntimeError):
         dicom_ingest(
             actor=None, institution=institution, data=ct_bytes(), filename="f", channel="api"
@@ -476,7 +476,7 @@ def test_a_lost_race_on_a_new_study_is_retried_not_rejected(
 ):
     from django.db import IntegrityError
 
-    real = ingest_module._index
+    real = ingest_module.IngestBatch._index
     calls = {"n": 0}
 
     def race_once(*args, **kwargs):
@@ -485,7 +485,7 @@ def test_a_lost_race_on_a_new_study_is_retried_not_rejected(
             raise IntegrityError("UNIQUE constraint failed: imaging_study")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ingest_module, "_index", race_once)
+    monkeypatch.setattr(ingest_module.IngestBatch, "_index", race_once)
     result = dicom_ingest(
         actor=None, institution=institution, data=ct_bytes(), filename="f", channel="cstore"
     )
@@ -503,7 +503,7 @@ def test_a_persistent_integrity_error_is_a_bug_and_leaves_no_file(
     def always(*args, **kwargs):
         raise IntegrityError("boom")
 
-    monkeypatch.setattr(ingest_module, "_index", always)
+    monkeypatch.setattr(ingest_module.IngestBatch, "_index", always)
     with pytest.raises(IntegrityError):
         dicom_ingest(
             actor=None, institution=institution, data=ct_bytes(), filename="f", channel="api"

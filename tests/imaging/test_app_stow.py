@@ -199,18 +199,21 @@ def test_dicomweb_client_stores_a_series_through_the_live_server(world, live_ser
 def test_an_unexpected_error_mid_request_leaves_no_file_behind(
     world, api_integration, settings, monkeypatch
 ) -> None:
-    from imaging.api import views_ingest
+    from imaging.services import ingest as ingest_module
 
-    real = views_ingest.dicom_ingest
+    real = ingest_module.IngestBatch._index
     calls = {"n": 0}
 
-    def fail_second(**kwargs):
+    def fail_second(self, items):
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("bug")
-        return real(**kwargs)
+        return real(self, items)
 
-    monkeypatch.setattr(views_ingest, "dicom_ingest", fail_second)
+    # Index each instance on its own, so that the first is indexed (rows and file written)
+    # before the second fails.
+    monkeypatch.setattr(ingest_module, "BATCH_INSTANCES", 1)
+    monkeypatch.setattr(ingest_module.IngestBatch, "_index", fail_second)
     parts = [ct_bytes(patient_id=world.patient.mrn) for _ in range(2)]
     with pytest.raises(RuntimeError):
         stow(api_integration, parts)

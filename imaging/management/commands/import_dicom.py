@@ -3,7 +3,9 @@
     python manage.py import_dicom --institution CODE PATH [PATH ...]
 
 One line per file (result, name, reason) and a summary; the exit status is 1 when any file was
-rejected. The lines name files, never patients: PatientID values are not printed.
+rejected. The lines name files, never patients: PatientID values are not printed. Files are
+indexed in batches (imaging.services.ingest.IngestBatch), each committed with its audit events
+(one per patient per batch); image series large enough get their viewer volume prepared.
 """
 
 from __future__ import annotations
@@ -18,9 +20,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from imaging.services.ingest import (
     FAILURE_OUT_OF_RESOURCES,
     REJECTED,
+    IngestBatch,
     IngestResult,
-    dicom_ingest,
-    ingest_audit,
 )
 from imaging.services.zipfiles import is_zip, max_upload_bytes, zip_entries
 from oncology.models import Institution
@@ -50,19 +51,32 @@ class Command(BaseCommand):
         except Institution.DoesNotExist as exc:
             raise CommandError(f"No institution with code {options['institution']!r}.") from exc
         counts: Counter[str] = Counter()
-        results: list[IngestResult] = []
+        batch = IngestBatch(actor=None, institution=institution, channel="command")
+        shown = 0
+
+        def write_lines() -> None:
+            # Lines come out as their batch is indexed (every BATCH_INSTANCES files).
+            nonlocal shown
+            results = batch.ready
+            for result in results[shown:]:
+                counts[result.status] += 1
+                line = f"{result.status:<9} {result.filename}"
+                if result.reason and result.status != "stored":
+                    line += f"  ({result.reason})"
+                self.stdout.write(self.style.ERROR(line) if result.status == REJECTED else line)
+            shown = len(results)
+
         try:
             for path in _files(options["paths"]):
-                for result in self._ingest(institution, path):
-                    results.append(result)
-                    counts[result.status] += 1
-                    line = f"{result.status:<9} {result.filename}"
-                    if result.reason and result.status != "stored":
-                        line += f"  ({result.reason})"
-                    self.stdout.write(self.style.ERROR(line) if result.status == REJECTED else line)
-        finally:
-            # One event per patient touched by the whole run, not one per file.
-            ingest_audit(actor=None, institution=institution, results=results, channel="command")
+                self._ingest(batch, path)
+                write_lines()
+            batch.finish()
+            write_lines()
+        except BaseException:
+            # Committed batches keep their rows and get their audit events.
+            batch.abort()
+            write_lines()
+            raise
         summary = ", ".join(
             f"{counts[s]} {s}" for s in ("stored", "duplicate", "unmatched", "rejected")
         )
@@ -70,38 +84,29 @@ class Command(BaseCommand):
         if counts[REJECTED]:
             raise SystemExit(1)
 
-    def _ingest(self, institution: Institution, path: Path) -> Iterator[IngestResult]:
+    def _ingest(self, batch: IngestBatch, path: Path) -> None:
         name = str(path)
         size = path.stat().st_size
         if size > max_upload_bytes():
-            yield IngestResult(
-                filename=name,
-                status=REJECTED,
-                reason=f"The file is larger than the {max_upload_bytes() // (1024 * 1024)} MB "
-                "accepted.",
-                failure_code=FAILURE_OUT_OF_RESOURCES,
+            batch.add_result(
+                IngestResult(
+                    filename=name,
+                    status=REJECTED,
+                    reason=f"The file is larger than the {max_upload_bytes() // (1024 * 1024)} "
+                    "MB accepted.",
+                    failure_code=FAILURE_OUT_OF_RESOURCES,
+                )
             )
             return
         with path.open("rb") as f:
             if is_zip(name, f.read(4)):
                 f.seek(0)
                 for shown, entry in zip_entries(name, f):
-                    yield (
-                        entry
-                        if isinstance(entry, IngestResult)
-                        else self._one(institution, shown, entry)
-                    )
+                    if isinstance(entry, IngestResult):
+                        batch.add_result(entry)
+                    else:
+                        batch.add(shown, entry)
                 return
             f.seek(0)
             data = f.read()
-        yield self._one(institution, name, data)
-
-    def _one(self, institution: Institution, name: str, data: bytes) -> IngestResult:
-        return dicom_ingest(
-            actor=None,
-            institution=institution,
-            data=data,
-            filename=name,
-            channel="command",
-            audit=False,
-        )
+        batch.add(name, data)
