@@ -26,18 +26,37 @@ class RoiContext:
         return np.asarray(self.image.array[self.roi.intensity], dtype=np.float64)
 
     @cached_property
+    def texture_box(self) -> tuple[slice, ...]:
+        """The intensity mask's bounding box. Texture matrices only count ROI voxels, so the
+        margin kept around the ROI for local intensity would only add work to them."""
+        return _bounding_box(self.roi.intensity, 0)
+
+    @cached_property
+    def texture_mask(self) -> np.ndarray:
+        """The intensity mask within :attr:`texture_box`, shaped like :attr:`levels`."""
+        return self.roi.intensity[self.texture_box]
+
+    @cached_property
     def _texture(self) -> tuple[np.ndarray, int]:
         lower = self.settings.resegmentation_range
-        return discretise_volume(
-            self.image.array,
-            self.roi.intensity,
+        box = self.texture_box
+        levels, n_levels = discretise_volume(
+            self.image.array[box],
+            self.texture_mask,
             self.settings.texture_discretisation,
             None if lower is None else lower[0],
         )
+        # int16 when the levels fit (nearly always): the texture families sweep this volume
+        # many times, and a quarter of the bytes makes each sweep cheaper. Signed, so that
+        # differences of levels stay exact.
+        if n_levels < np.iinfo(np.int16).max:
+            levels = levels.astype(np.int16)
+        return levels, n_levels
 
     @property
     def levels(self) -> np.ndarray:
-        """Discretised grey levels 1..Ng inside the intensity mask, 0 outside."""
+        """Discretised grey levels 1..Ng inside the intensity mask, 0 outside, over
+        :attr:`texture_box` (not the whole cropped image)."""
         return self._texture[0]
 
     @property

@@ -64,20 +64,22 @@ def zone_distance(zones: Zones, distances: np.ndarray) -> np.ndarray:
 
 
 def compute(ctx: RoiContext) -> list[FeatureValue]:
-    levels, ng, morph = ctx.levels, ctx.n_levels, ctx.roi.morphological
+    levels, ng, morph, box = ctx.levels, ctx.n_levels, ctx.roi.morphological, ctx.texture_box
     wanted = ctx.aggregations_for(FAMILY_KEY)
     two_d, three_d = wanted_dimensions(wanted)
     m2d = m3d = None
     if two_d:
         z2 = find_zones(levels, ng, two_d=True)
-        d2 = zone_distance(z2, distance_map(morph, two_d=True))
+        # Per-slice distances: slices outside the box do not matter, in-plane neighbours do.
+        dist2 = distance_map(morph[box[0]], two_d=True)[:, box[1], box[2]]
+        d2 = zone_distance(z2, dist2)
         m2d = zone_matrices(z2, d2, ng, per_slice=True, n_slices=levels.shape[0])
     if three_d:
         z3 = find_zones(levels, ng, two_d=False)
-        d3 = zone_distance(z3, distance_map(morph, two_d=False))
+        d3 = zone_distance(z3, distance_map(morph, two_d=False)[box])
         m3d = zone_matrices(z3, d3, ng, per_slice=False, n_slices=1)
     return aggregate(
-        FAMILY_KEY, ctx.features_for(FAMILY_KEY, FEATURES), m2d, m3d, ctx.roi.intensity, wanted
+        FAMILY_KEY, ctx.features_for(FAMILY_KEY, FEATURES), m2d, m3d, ctx.texture_mask, wanted
     )
 
 

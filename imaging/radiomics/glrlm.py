@@ -9,6 +9,7 @@ percentage.
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from imaging.radiomics.context import RoiContext
 from imaging.radiomics.registry import Family, FeatureValue, averaged
@@ -16,7 +17,6 @@ from imaging.radiomics.texture import (
     AVERAGED_OR_MERGED,
     DIRECTIONS_2D,
     DIRECTIONS_3D,
-    shifted_pairs,
     slice_indices,
     wanted_dimensions,
 )
@@ -46,28 +46,48 @@ FEATURES = family_features(
 )
 
 
+def _lines(levels: np.ndarray, offset: tuple[int, int, int]) -> tuple[np.ndarray, int]:
+    """The voxels rearranged so that every line along ``offset`` is contiguous and ends with a
+    0, flattened; and the number of elements per z-slice in that layout (z is the outer axis
+    whenever the offset stays in-plane).
+
+    Lines run along a primary axis p (a nonzero component of the offset; the offset is negated
+    when needed so that it steps +1 along p, which leaves the runs unchanged). An axis q the
+    offset also moves along is zero-padded by n_p on both sides, so that a strided view that
+    steps along p and q at once walks each diagonal line in order, from outside the image in
+    zeros to outside again; p gets one trailing zero to end the last lines.
+    """
+    nonzero = [axis for axis in range(3) if offset[axis]]
+    p = min(nonzero, key=lambda axis: levels.shape[axis])  # least padding
+    step = offset if offset[p] > 0 else tuple(-d for d in offset)
+    n_p = levels.shape[p]
+    pads = [(0, 1) if a == p else (n_p, n_p) if step[a] else (0, 0) for a in range(3)]
+    padded = np.pad(levels, pads)
+    # Axes stepping -1 start n_p into their padding (the line's first voxel is its last x).
+    base = padded[tuple(slice(n_p, None) if step[a] < 0 else slice(None) for a in range(3))]
+    shape = [n_p + 1 if a == p else levels.shape[a] + (n_p if step[a] else 0) for a in range(3)]
+    strides = list(base.strides)
+    strides[p] = sum(d * s for d, s in zip(step, base.strides, strict=True))
+    view = as_strided(base, shape=shape, strides=strides, writeable=False)
+    order = [a for a in range(3) if a != p] + [p]
+    flat = np.ascontiguousarray(view.transpose(order)).ravel()
+    return flat, flat.size // levels.shape[0] if p != 0 else flat.size
+
+
 def run_counts(levels: np.ndarray, ng: int, offset: tuple[int, int, int]) -> np.ndarray:
-    """Run-length counts per slice along ``offset``: shape (n_slices, Ng, max run length)."""
-    a, b = shifted_pairs(levels.shape, offset)
-    same = np.zeros(levels.shape, dtype=bool)  # voxel continues into its neighbour at +offset
-    same[a] = (levels[a] > 0) & (levels[a] == levels[b])
-    starts = levels > 0
-    starts[b] &= ~same[a]  # a run starts where the voxel at -offset does not continue into it
-    # steps(v) = how many times the run continues from v, by pointer jumping: after the pass
-    # with jump k it is exact up to 2k (min(true, 2k)), so log2(max dimension) passes suffice.
-    steps = same.astype(np.int64)
-    k = 1
-    while k < max(levels.shape):
-        off = (offset[0] * k, offset[1] * k, offset[2] * k)
-        src, dst = shifted_pairs(levels.shape, off)
-        ahead = np.zeros_like(steps)
-        ahead[src] = steps[dst]
-        steps = steps + np.where(steps == k, ahead, 0)
-        k *= 2
-    z = np.nonzero(starts)[0]
-    runs = steps[starts] + 1
-    nj = int(runs.max()) if runs.size else 1
-    index = (z * ng + levels[starts] - 1) * nj + runs - 1
+    """Run-length counts per slice along ``offset``: shape (n_slices, Ng, max run length); the
+    slice is that of a run's first voxel (for 2D offsets the run's only slice)."""
+    flat, per_slice = _lines(levels, offset)
+    # Runs are the maximal segments of equal values in the line layout (lines end with a 0).
+    starts = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    starts = np.concatenate(([0], starts))
+    lengths = np.diff(starts, append=flat.size)
+    level = flat[starts].astype(np.int64)
+    keep = level > 0
+    starts, lengths, level = starts[keep], lengths[keep], level[keep]
+    nj = int(lengths.max()) if lengths.size else 1
+    z = starts // per_slice if offset[0] == 0 else np.zeros_like(starts)
+    index = (z * ng + level - 1) * nj + lengths - 1
     counts = np.bincount(index, minlength=levels.shape[0] * ng * nj)
     return counts.reshape(levels.shape[0], ng, nj).astype(np.float64)
 

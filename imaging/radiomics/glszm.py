@@ -83,7 +83,7 @@ def compute(ctx: RoiContext) -> list[FeatureValue]:
         z3 = find_zones(levels, ng, two_d=False)
         m3d = zone_matrices(z3, z3.size, ng, per_slice=False, n_slices=1)
     return aggregate(
-        FAMILY_KEY, ctx.features_for(FAMILY_KEY, FEATURES), m2d, m3d, ctx.roi.intensity, wanted
+        FAMILY_KEY, ctx.features_for(FAMILY_KEY, FEATURES), m2d, m3d, ctx.texture_mask, wanted
     )
 
 

@@ -151,7 +151,7 @@ FEATURES: tuple[Feature, ...] = (
 
 
 def compute(ctx: RoiContext) -> list[FeatureValue]:
-    x = ctx.levels[ctx.roi.intensity].astype(np.float64)
+    x = ctx.levels[ctx.texture_mask].astype(np.float64)
     return evaluate(FAMILY_KEY, ctx.features_for(FAMILY_KEY, FEATURES), (x, ctx.n_levels))
 
 

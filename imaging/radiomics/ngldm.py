@@ -82,7 +82,7 @@ def compute(ctx: RoiContext) -> list[FeatureValue]:
         dep3 = dependence(levels, False, s.ngldm_coarseness, s.ngldm_distance)
         m3d = matrix(levels, ng, dep3, per_slice=False)
     return aggregate(
-        FAMILY_KEY, ctx.features_for(FAMILY_KEY, FEATURES), m2d, m3d, ctx.roi.intensity, wanted
+        FAMILY_KEY, ctx.features_for(FAMILY_KEY, FEATURES), m2d, m3d, ctx.texture_mask, wanted
     )
 
 
