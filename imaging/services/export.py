@@ -195,10 +195,13 @@ def _read_instance(instance: Instance) -> pydicom.Dataset | None:
     """The stored instance, or None when its bytes are not readable DICOM (storage errors
     propagate: they are worth a retry)."""
     with default_storage.open(instance.storage_name, "rb") as handle:
-        try:
-            return pydicom.dcmread(handle)
-        except (InvalidDicomError, EOFError, ValueError):
-            return None
+        # Read into memory: deidentify deep-copies the dataset, and a dataset read from an open
+        # file handle cannot copy its source buffer (pydicom warns and drops it).
+        data = handle.read()
+    try:
+        return pydicom.dcmread(io.BytesIO(data))
+    except (InvalidDicomError, EOFError, ValueError):
+        return None
 
 
 class _PatientContext:
