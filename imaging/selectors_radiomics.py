@@ -100,7 +100,10 @@ def batch_patients(
     service records one per patient it touches. PermissionDenied for other roles."""
     if not can_request_batches(user):
         raise PermissionDenied("Only oncologists, data managers and hospital systems do this.")
-    patients = patient_visible_queryset(user=user).filter(institution_id=user.institution_id)
+    institution_id = user.institution_id
+    if institution_id is None:  # can_request_batches refuses this already
+        raise PermissionDenied("This account belongs to no institution.")
+    patients = patient_visible_queryset(user=user).filter(institution_id=institution_id)
     if patient_public_ids is not None:
         patients = patients.filter(public_id__in=patient_public_ids)
     return patients.select_related("institution").order_by("research_id", "pk")

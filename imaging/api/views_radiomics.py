@@ -105,7 +105,7 @@ class RunDetailSerializer(RunSerializer):
 
 class MaskSerializer(serializers.Serializer):
     id = serializers.CharField(help_text="Opaque; pass it as mask_id.")
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # Field.label: its title
     kind = serializers.CharField(help_text="rtstruct, seg, nifti, drawn or seed.")
 
 
