@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -19,6 +21,14 @@ class RoiContext:
     image: Image
     roi: Roi
     settings: RadiomicsSettings
+    # Intermediate results several families share (e.g. the zones of GLSZM and GLDZM).
+    _shared: dict[Hashable, Any] = field(default_factory=dict, init=False, repr=False)
+
+    def shared(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        """``make()``, computed once per ROI for ``key``."""
+        if key not in self._shared:
+            self._shared[key] = make()
+        return self._shared[key]
 
     @cached_property
     def values(self) -> np.ndarray:

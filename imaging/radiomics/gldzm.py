@@ -69,13 +69,13 @@ def compute(ctx: RoiContext) -> list[FeatureValue]:
     two_d, three_d = wanted_dimensions(wanted)
     m2d = m3d = None
     if two_d:
-        z2 = find_zones(levels, ng, two_d=True)
+        z2 = ctx.shared(("zones", "2d"), lambda: find_zones(levels, ng, two_d=True))
         # Per-slice distances: slices outside the box do not matter, in-plane neighbours do.
         dist2 = distance_map(morph[box[0]], two_d=True)[:, box[1], box[2]]
         d2 = zone_distance(z2, dist2)
         m2d = zone_matrices(z2, d2, ng, per_slice=True, n_slices=levels.shape[0])
     if three_d:
-        z3 = find_zones(levels, ng, two_d=False)
+        z3 = ctx.shared(("zones", "3d"), lambda: find_zones(levels, ng, two_d=False))
         d3 = zone_distance(z3, distance_map(morph, two_d=False)[box])
         m3d = zone_matrices(z3, d3, ng, per_slice=False, n_slices=1)
     return aggregate(

@@ -77,10 +77,10 @@ def compute(ctx: RoiContext) -> list[FeatureValue]:
     two_d, three_d = wanted_dimensions(wanted)
     m2d = m3d = None
     if two_d:
-        z2 = find_zones(levels, ng, two_d=True)
+        z2 = ctx.shared(("zones", "2d"), lambda: find_zones(levels, ng, two_d=True))
         m2d = zone_matrices(z2, z2.size, ng, per_slice=True, n_slices=levels.shape[0])
     if three_d:
-        z3 = find_zones(levels, ng, two_d=False)
+        z3 = ctx.shared(("zones", "3d"), lambda: find_zones(levels, ng, two_d=False))
         m3d = zone_matrices(z3, z3.size, ng, per_slice=False, n_slices=1)
     return aggregate(
         FAMILY_KEY, ctx.features_for(FAMILY_KEY, FEATURES), m2d, m3d, ctx.texture_mask, wanted
