@@ -29,6 +29,7 @@ from imaging.selectors_radiomics import (
 from imaging.services.radiomics import (
     REQUESTABLE_PRESETS,
     RadiomicsRequestError,
+    batch_counts,
     batch_summary,
     radiomics_batch_create,
     radiomics_csv,
@@ -173,10 +174,9 @@ def batch_list(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Only oncologists and data managers run cohort extractions.")
     if request.method == "POST":
         return _create_batch(request)
-    batches = [
-        {"batch": b, "counts": batch_summary(b.runs.select_related("job"))}
-        for b in radiomics_batch_list(user=user)[:100]
-    ]
+    shown = list(radiomics_batch_list(user=user)[:100])
+    counts = batch_counts(b.pk for b in shown)
+    batches = [{"batch": b, "counts": counts[b.pk]} for b in shown]
     context = {"batches": batches, "presets": REQUESTABLE_PRESETS}
     return render(request, "imaging/radiomics_batches.html", context)
 

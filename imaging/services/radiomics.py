@@ -396,6 +396,28 @@ def radiomics_batch_create(
     return BatchRequest(batch, runs)
 
 
+def batch_counts(batch_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """Runs per state of each batch, in one query (for lists of batches)."""
+    from django.db.models import BooleanField, Count, ExpressionWrapper, Q
+
+    ids = list(batch_ids)
+    states = ("queued", "running", "succeeded", "failed", "total")
+    out = {pk: dict.fromkeys(states, 0) for pk in ids}
+    done = ExpressionWrapper(Q(completed_at__isnull=False), output_field=BooleanField())
+    rows = (
+        RadiomicsRun.objects.filter(batch_id__in=ids)
+        .annotate(done=done)
+        .values("batch_id", "done", "job__status")
+        .annotate(n=Count("pk"))
+        .values_list("batch_id", "done", "job__status", "n")
+    )
+    for batch_id, finished, job_status, n in rows:
+        state = "succeeded" if finished else (job_status or "failed")
+        out[batch_id][state] = out[batch_id].get(state, 0) + n
+        out[batch_id]["total"] += n
+    return out
+
+
 def batch_summary(runs: Iterable[RadiomicsRun]) -> dict[str, int]:
     counts = {"queued": 0, "running": 0, "succeeded": 0, "failed": 0}
     for run in runs:

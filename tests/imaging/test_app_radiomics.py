@@ -383,3 +383,21 @@ def test_the_series_endpoint_lists_masks_presets_and_runs(
     assert "ibsi-phantom" not in body["presets"]
     assert [r["public_id"] for r in body["runs"]] == [run_id]
     assert "features" not in body["runs"][0]  # lists carry counts; the run carries values
+
+
+def test_the_run_list_query_count_does_not_grow_with_the_runs(
+    world: World, series: Series, api_member: APIClient, on_commit: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = reverse("api-radiomics-run-list", kwargs={"public_id": world.patient.public_id})
+    _request(api_member, world, series, on_commit)
+    with CaptureQueriesContext(connection) as one:
+        assert len(api_member.get(url).json()) == 1
+    for preset in ("ibsi-B", "ibsi-C", "ct-default"):
+        _request(api_member, world, series, on_commit, preset=preset)
+    with CaptureQueriesContext(connection) as four:
+        assert len(api_member.get(url).json()) == 4
+    assert len(one.captured_queries) > 0
+    assert len(four.captured_queries) == len(one.captured_queries)

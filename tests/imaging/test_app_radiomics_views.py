@@ -276,6 +276,7 @@ def test_a_hospital_system_runs_a_batch_over_its_institution_through_the_api(
     assert {r["status"] for r in detail["runs"]} == {"succeeded"}
     listed = api_integration.get(reverse("api-radiomics-batch-list")).json()
     assert [b["public_id"] for b in listed] == [body["public_id"]]
+    assert listed[0]["counts"] == detail["counts"]
 
 
 def test_a_batch_request_with_a_bad_preset_or_patient_id_creates_nothing(
@@ -299,6 +300,8 @@ def test_batch_status_aggregates_queued_runs(
         reverse("api-radiomics-batch-list"), {"preset": "ibsi-A"}, format="json"
     ).json()
     assert body["counts"]["queued"] == 3
+    listed = api_integration.get(reverse("api-radiomics-batch-list")).json()
+    assert listed[0]["counts"] == body["counts"]
     Job.objects.filter(kind=svc.JOB_KIND).update(status=JobStatus.FAILED, error="JobError: x")
     detail = api_integration.get(
         reverse("api-radiomics-batch-detail", kwargs={"batch_id": body["public_id"]})
