@@ -401,3 +401,50 @@ def test_the_run_list_query_count_does_not_grow_with_the_runs(
         assert len(api_member.get(url).json()) == 4
     assert len(one.captured_queries) > 0
     assert len(four.captured_queries) == len(one.captured_queries)
+
+
+# --- stored masks --------------------------------------------------------------------------
+
+
+def test_a_drawn_mask_is_a_mask_source_and_an_edit_is_new_input(
+    world: World, series: Series, api_member: APIClient, on_commit: Any
+) -> None:
+    import numpy as np
+
+    from imaging.services import masks as mask_service
+
+    plane = np.zeros(series_volume_shape(series)[1:], dtype=bool)
+    plane[LESION[1], LESION[2]] = True  # the lesion's rectangle, drawn on slice 4 only
+    with on_commit():
+        drawn = mask_service.mask_save_drawing(
+            actor=world.member, patient=world.patient, series=series, slices={4: plane}
+        )
+    masks = {m.id: m for m in svc.series_radiomics_masks(series)}
+    assert masks[drawn.public_id.hex].kind == "drawn"
+
+    first = _request(api_member, world, series, on_commit, mask_id=drawn.public_id.hex)
+    assert first.status_code == 202
+    values = _features(api_member.get(_run_url(world, first.json()["public_id"])).json())
+    # Slice 4 of HU = 10 (x - 24) + 5 z over x 10..19: mean -95 + 20; 80 voxels of 0.5 mm3.
+    assert values["stat_mean"] == pytest.approx(synthetic_hu()[4][LESION[1:]].mean())  # -75
+    assert values["morph_approximate_volume"] == pytest.approx(80 * 0.5)
+
+    widened = plane.copy()
+    widened[LESION[1], 20] = True
+    with on_commit():
+        edited = mask_service.mask_save_drawing(
+            actor=world.member,
+            patient=world.patient,
+            series=series,
+            slices={4: widened},
+            mask=drawn,
+        )
+    second = _request(api_member, world, series, on_commit, mask_id=edited.public_id.hex)
+    assert second.status_code == 202  # new voxels, new input key: computed, not reused
+    assert second.json()["public_id"] != first.json()["public_id"]
+
+
+def series_volume_shape(series: Series) -> tuple[int, int, int]:
+    from imaging import viewer_series
+
+    return viewer_series.series_volume(series).shape
