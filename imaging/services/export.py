@@ -254,8 +254,12 @@ def _write_zip(
                 quarantined[result.reason] += 1
                 continue
             out = result.dataset
-            name = f"{ctx.pseudonym}/{out.StudyInstanceUID}/{out.SeriesInstanceUID}/"
-            name += f"{out.SOPInstanceUID}.dcm"
+            parts = [
+                str(out.get(keyword, "") or "") or f"no-{keyword}"
+                for keyword in ("StudyInstanceUID", "SeriesInstanceUID")
+            ]
+            sop = str(out.get("SOPInstanceUID", "") or "") or f"instance-{done}"
+            name = f"{ctx.pseudonym}/{parts[0]}/{parts[1]}/{sop}.dcm"
             # Entries go in the query's fixed order: the same series give the same archive.
             archive.writestr(_zip_entry(name), data)
             ctx.exported += 1
