@@ -153,7 +153,8 @@ class WorkerPool:
     tmp_path: Path
     workers: list[Worker] = field(default_factory=list)
 
-    def start(self, *, lease_seconds: int = 900) -> Worker:
+    def start(self, *, lease_seconds: int = 900, extra_env: dict[str, str] | None = None) -> Worker:
+        """A worker process; `extra_env` adds variables (e.g. CACHE_URL for a shared cache)."""
         name = f"it-{uuid.uuid4().hex[:8]}"
         log_path = self.tmp_path / f"{name}.log"
         celery = Path(sys.executable).with_name("celery")
@@ -191,6 +192,7 @@ class WorkerPool:
             JOB_LEASE_SECONDS=str(lease_seconds),
             PYTHONUNBUFFERED="1",
         )
+        env.update(extra_env or {})
         with log_path.open("wb") as log:
             process = subprocess.Popen(  # noqa: S603 (fixed argument list)
                 command,

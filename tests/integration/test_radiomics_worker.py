@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from core.jobs import jobs_reconcile
 from core.models import AuditEvent, Job, JobStatus, Role
 from imaging.models import RadiomicsRun, Series
-from imaging.services.radiomics import JOB_KIND, series_radiomics_masks
+from imaging.services.radiomics import JOB_KIND, run_progress, series_radiomics_masks
 from tests.conftest import World
 from tests.factories import PatientFactory, UserFactory
 from tests.imaging.viewer_data import LESION, store_ct_with_structure_set, synthetic_hu
@@ -148,3 +148,36 @@ def test_a_cohort_batch_fans_out_one_job_per_run_over_the_workers(
     rows = client.get(reverse("api-radiomics-batch-csv", kwargs={"batch_id": batch_id}))
     research_ids = {line.split(",")[0] for line in rows.content.decode().splitlines()[1:]}
     assert research_ids == {world.patient.research_id, second.research_id}
+
+
+def test_progress_published_by_the_worker_is_read_by_the_web_through_the_shared_cache(
+    media: None, workers: WorkerPool, world: World, api_member: APIClient, settings: Any
+) -> None:
+    # Production shares Redis between web and workers (REDIS_URL); here both use the test's
+    # Redis database as the cache.
+    cache_url = workers.broker_url
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": cache_url}
+    }
+    series = store_ct_with_structure_set(world.patient)
+    requested = _request_run(api_member, world, series)
+    # Hold inserts into the audit trail: the job computes every family, stores the features
+    # and then waits on its audit event, inside its transaction, with its progress published.
+    with psycopg.connect(_database_url()) as blocker:
+        blocker.execute("LOCK TABLE core_auditevent IN SHARE MODE")
+        workers.start(extra_env={"CACHE_URL": cache_url})
+        job = wait_for_job(_job_of(requested["public_id"]), {JobStatus.RUNNING}, timeout=60)
+        run = RadiomicsRun.objects.select_related("job").get(public_id=requested["public_id"])
+        deadline = time.monotonic() + 60
+        while (progress := run_progress(run)) is None or progress["stage"] != "saving":
+            assert time.monotonic() < deadline, progress
+            time.sleep(0.1)
+        assert progress == {"stage": "saving", "done": 11, "total": 11, "attempt": 1}
+        run.refresh_from_db()
+        assert run.completed_at is None  # the job's writes are not visible before its commit
+        blocker.rollback()
+
+    assert wait_for_job(job, timeout=60).status == JobStatus.SUCCEEDED
+    run = RadiomicsRun.objects.select_related("job").get(public_id=requested["public_id"])
+    assert run.completed_at is not None
+    assert run_progress(run) is None  # finished: no progress shown
