@@ -269,6 +269,18 @@ def glcm_counts(levels: np.ndarray, ng: int, offset: tuple[int, int, int]) -> np
     return counts + counts.transpose(0, 2, 1)
 
 
+def glcm_counts_volume(levels: np.ndarray, ng: int, offset: tuple[int, int, int]) -> np.ndarray:
+    """:func:`glcm_counts` summed over slices, shape (Ng, Ng), for the 3D aggregations.
+
+    Pairs are counted on (Ng + 1)^2 cells, level 0 (outside the ROI) included, which needs no
+    mask of the pairs; row and column 0 are dropped afterwards."""
+    a, b = shifted_pairs(levels.shape, offset)
+    index = levels[a].astype(np.intp) * (ng + 1) + levels[b]
+    counts = np.bincount(index.ravel(), minlength=(ng + 1) ** 2).reshape(ng + 1, ng + 1)
+    counts = counts[1:, 1:].astype(np.float64)
+    return counts + counts.T
+
+
 def _scaled(d: tuple[int, int, int], k: int) -> tuple[int, int, int]:
     return (d[0] * k, d[1] * k, d[2] * k)
 
@@ -288,7 +300,7 @@ def matrices(
         out["2_5d_direction_merged"] = list(per.sum(1))
         out["2_5d_merged"] = [per.sum((0, 1))]
     if three_d:
-        d3 = [glcm_counts(levels, ng, _scaled(d, distance)).sum(0) for d in DIRECTIONS_3D]
+        d3 = [glcm_counts_volume(levels, ng, _scaled(d, distance)) for d in DIRECTIONS_3D]
         out["3d_averaged"] = d3
         out["3d_merged"] = [np.sum(d3, axis=0)]
     return out

@@ -74,10 +74,13 @@ def _lines(levels: np.ndarray, offset: tuple[int, int, int]) -> tuple[np.ndarray
     return flat, flat.size // levels.shape[0] if p != 0 else flat.size
 
 
-def run_counts(levels: np.ndarray, ng: int, offset: tuple[int, int, int]) -> np.ndarray:
+def run_counts(
+    levels: np.ndarray, ng: int, offset: tuple[int, int, int], per_slice: bool = True
+) -> np.ndarray:
     """Run-length counts per slice along ``offset``: shape (n_slices, Ng, max run length); the
-    slice is that of a run's first voxel (for 2D offsets the run's only slice)."""
-    flat, per_slice = _lines(levels, offset)
+    slice is that of a run's first voxel (for 2D offsets the run's only slice). One slice
+    holding every run when not ``per_slice``."""
+    flat, slice_size = _lines(levels, offset)
     # Runs are the maximal segments of equal values in the line layout (lines end with a 0).
     starts = np.flatnonzero(flat[1:] != flat[:-1]) + 1
     starts = np.concatenate(([0], starts))
@@ -86,10 +89,13 @@ def run_counts(levels: np.ndarray, ng: int, offset: tuple[int, int, int]) -> np.
     keep = level > 0
     starts, lengths, level = starts[keep], lengths[keep], level[keep]
     nj = int(lengths.max()) if lengths.size else 1
-    z = starts // per_slice if offset[0] == 0 else np.zeros_like(starts)
-    index = (z * ng + level - 1) * nj + lengths - 1
-    counts = np.bincount(index, minlength=levels.shape[0] * ng * nj)
-    return counts.reshape(levels.shape[0], ng, nj).astype(np.float64)
+    n_slices = levels.shape[0] if per_slice else 1
+    index = (level - 1) * nj + lengths - 1
+    if per_slice:
+        z = starts // slice_size if offset[0] == 0 else np.zeros_like(starts)
+        index += z * (ng * nj)
+    counts = np.bincount(index, minlength=n_slices * ng * nj)
+    return counts.reshape(n_slices, ng, nj).astype(np.float64)
 
 
 def _pad(mats: list[np.ndarray]) -> list[np.ndarray]:
@@ -113,7 +119,7 @@ def matrices(
         out["2_5d_direction_merged"] = list(per.sum(1))
         out["2_5d_merged"] = [per.sum((0, 1))]
     if three_d:
-        d3 = _pad([run_counts(levels, ng, d).sum(0) for d in DIRECTIONS_3D])
+        d3 = _pad([run_counts(levels, ng, d, per_slice=False)[0] for d in DIRECTIONS_3D])
         out["3d_averaged"] = d3
         out["3d_merged"] = [np.sum(d3, axis=0)]
     return out

@@ -47,6 +47,8 @@ def dependence(
 ) -> np.ndarray:
     """Dependence count of every voxel (0 outside the ROI)."""
     mask = levels > 0
+    if alpha == 0:
+        return _dependence_equal(levels, mask, two_d, distance)
     count = mask.astype(np.int64)
     reach = range(-distance, distance + 1)
     for off in itertools.product(range(0, 1) if two_d else reach, reach, reach):
@@ -56,6 +58,26 @@ def dependence(
         la, lb = levels[a], levels[b]
         count[a] += (la > 0) & (lb > 0) & (np.abs(la - lb) <= alpha)
     return count
+
+
+def _dependence_equal(
+    levels: np.ndarray, mask: np.ndarray, two_d: bool, distance: int
+) -> np.ndarray:
+    """:func:`dependence` for coarseness 0: neighbours count when their level is equal. Each
+    pair of opposite offsets is compared once and counted for both voxels; comparing with a
+    copy that holds -1 outside the ROI makes one equality test mean "both in the ROI and
+    equal"."""
+    outside = np.where(mask, levels, -1).astype(levels.dtype)
+    count = mask.astype(np.int16)
+    reach = range(-distance, distance + 1)
+    for off in itertools.product(range(0, 1) if two_d else reach, reach, reach):
+        if next((c for c in off if c != 0), 0) <= 0:
+            continue  # the centre, or the opposite of an offset already counted
+        a, b = shifted_pairs(levels.shape, off)
+        equal = levels[a] == outside[b]
+        count[a] += equal
+        count[b] += equal
+    return count.astype(np.int64)
 
 
 def matrix(

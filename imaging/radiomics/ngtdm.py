@@ -10,13 +10,11 @@ over slices; 3D: one volume.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 from imaging.radiomics.context import RoiContext
 from imaging.radiomics.registry import Family, Feature, FeatureValue, averaged, feature
 from imaging.radiomics.texture import (
     PER_DIMENSION,
-    neighbour_kernel,
     slice_indices,
     wanted_dimensions,
 )
@@ -77,14 +75,33 @@ def strength(m: Ngtdm) -> float:
 FEATURES: tuple[Feature, ...] = (coarseness, contrast, busyness, complexity, strength)
 
 
+def _neighbour_sums(values: np.ndarray, two_d: bool, distance: int) -> np.ndarray:
+    """Sum over the Chebyshev neighbourhood without the centre (zeros beyond the edge), as a
+    separable box sum: one pass of 2d+1 shifted additions per axis."""
+    axes = (1, 2) if two_d else (0, 1, 2)
+    total = values
+    for axis in axes:
+        pad = [(distance, distance) if a == axis else (0, 0) for a in range(3)]
+        padded = np.pad(total, pad)
+        n = total.shape[axis]
+        shifted = [
+            padded[tuple(slice(k, k + n) if a == axis else slice(None) for a in range(3))]
+            for k in range(2 * distance + 1)
+        ]
+        total = shifted[0].copy()
+        for part in shifted[1:]:
+            total += part
+    return total - values
+
+
 def ngtdm_per_slice(
     levels: np.ndarray, ng: int, two_d: bool, distance: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """s and n per slice (shape (n_slices, Ng)); one 'slice' holding everything in 3D."""
     mask = levels > 0
-    kernel = neighbour_kernel(two_d, distance)
-    sums = ndimage.correlate(levels.astype(np.float64), kernel, mode="constant", cval=0.0)
-    counts = ndimage.correlate(mask.astype(np.float64), kernel, mode="constant", cval=0.0)
+    # Integer sums are exact, so these equal a float correlation with the neighbour kernel.
+    sums = _neighbour_sums(levels.astype(np.int32), two_d, distance).astype(np.float64)
+    counts = _neighbour_sums(mask.astype(np.int32), two_d, distance).astype(np.float64)
     valid = mask & (counts > 0)
     diff = np.abs(levels[valid] - sums[valid] / counts[valid])
     z = np.nonzero(valid)[0] if two_d else np.zeros(int(valid.sum()), dtype=np.int64)
