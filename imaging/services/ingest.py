@@ -42,6 +42,7 @@ from imaging.models import (
     UnmatchedStatus,
     UnmatchedStudy,
 )
+from imaging.services import ingest_sql
 from imaging.services.dicom_read import (
     DUPLICATE,
     FAILURE_CANNOT_UNDERSTAND,
@@ -158,7 +159,7 @@ class IngestBatch:
         patient: Patient | None = None,
         study_instance_uid: str | None = None,
         audit: bool = True,
-        audit_every: int = AUDIT_EVERY,
+        audit_every: int | None = None,
         prepare_volumes: bool = True,
         batch_instances: int | None = None,
         batch_bytes: int | None = None,
@@ -169,7 +170,7 @@ class IngestBatch:
         self.patient = patient
         self.study_instance_uid = study_instance_uid
         self.audit = audit
-        self.audit_every = max(1, audit_every)
+        self.audit_every = max(1, audit_every or AUDIT_EVERY)
         self.prepare_volumes = prepare_volumes
         self.batch_instances = batch_instances or BATCH_INSTANCES
         self.batch_bytes = batch_bytes or BATCH_BYTES
@@ -182,8 +183,9 @@ class IngestBatch:
         self._patients: dict[str, Patient | None] = {}
         self._studies: dict[str, Study] = {}
         self._series: dict[str, Series] = {}
-        self._series_added: set[int] = set()
-        self._step_series: set[int] = set()
+        # Voxels (rows x columns x frames) this batch added to each series, by series pk.
+        self._series_added: dict[int, int] = {}
+        self._step_series: dict[int, int] = {}
 
     # --- feeding -------------------------------------------------------------------------
 
@@ -221,11 +223,67 @@ class IngestBatch:
     def ingest(self, filename: str, data: bytes) -> IngestResult:
         """Ingest one file now (indexing it with anything still buffered) and return its result."""
         position = len(self._results)
-        self.add(filename, data)
-        self.flush()
+        self._results.append(None)
+        pending = self._parse(position, filename, data)
+        if pending is not None:
+            rows = None if self._buffer else self._fast_path(pending)
+            if rows is not None:
+                self._index_one(pending, *rows)
+            else:
+                self._buffer.append(pending)
+                self._buffer_bytes += len(data)
+                self.flush()
         result = self._results[position]
-        assert result is not None  # noqa: S101  (flush fills every buffered slot)
+        assert result is not None  # noqa: S101  (every path fills the slot)
         return result
+
+    def _fast_path(self, item: _Pending) -> tuple[Study, Series] | None:
+        """The study and series rows when `item` needs nothing written but its own row and its
+        series' count (ingest_sql); None otherwise."""
+        if not ingest_sql.available():
+            return None
+        if self.audit and len(self._unaudited) + 1 >= self.audit_every:
+            return None  # this instance's transaction carries the audit events
+        p, patient = item.parsed, self._target(item)
+        study, series = self._studies.get(p.study_uid), self._series.get(p.series_uid)
+        if patient is None or study is None or series is None:
+            return None
+        if study.patient_id != patient.pk or series.study_id != study.pk:
+            return None
+        if p.modality not in study.modalities:
+            return None
+        return study, series
+
+    def _index_one(self, item: _Pending, study: Study, series: Series) -> None:
+        p = item.parsed
+        item.sha256 = hashlib.sha256(item.data).hexdigest()
+        item.storage_name = _save_file(self.institution, item.data)
+        try:
+            added = ingest_sql.instance_insert_counted(
+                series_id=series.pk,
+                fields=instance_fields(p, item.storage_name, item.sha256, len(item.data)),
+            )
+        except BaseException:
+            _delete_files([item])
+            raise
+        if not added:
+            _delete_files([item])
+            self._record_duplicates([item])
+            return
+        h = p.header
+        voxels = (h["rows"] or 0) * (h["columns"] or 0) * (h["frames"] or 1)
+        self._series_added[series.pk] = self._series_added.get(series.pk, 0) + voxels
+        result = replace(
+            item.base,
+            status=STORED,
+            storage_name=item.storage_name,
+            failure_code=0,
+            study_public_id=study.public_id,
+            patient_id=study.patient_id,
+        )
+        self._results[item.position] = result
+        if self.audit:
+            self._unaudited.append(result)
 
     def _parse(self, position: int, filename: str, data: bytes) -> _Pending | None:
         parsed = parse_instance(data, filename)
@@ -324,7 +382,8 @@ class IngestBatch:
                         default_storage.delete(item.storage_name)
                         item.storage_name = ""
                     item.data = b""  # stored: the bytes need not stay in memory
-                self._series_added.update(self._step_series)
+                for series_pk, voxels in self._step_series.items():
+                    self._series_added[series_pk] = self._series_added.get(series_pk, 0) + voxels
                 return
         except BaseException:
             _delete_files(items)
@@ -369,7 +428,7 @@ class IngestBatch:
 
     def _index(self, items: list[_Pending]) -> dict[int, IngestResult]:
         results: dict[int, IngestResult] = {}
-        self._step_series = set()
+        self._step_series = {}
         matched = [i for i in items if self._target(i) is not None]
         held = [i for i in items if self._target(i) is None]
         if matched:
@@ -400,6 +459,9 @@ class IngestBatch:
                 )
             )
             added[series.pk] = added.get(series.pk, 0) + 1
+            h = p.header
+            voxels = (h["rows"] or 0) * (h["columns"] or 0) * (h["frames"] or 1)
+            self._step_series[series.pk] = self._step_series.get(series.pk, 0) + voxels
             modalities.setdefault(study.pk, set()).add(p.modality)
             results[item.position] = replace(
                 item.base,
@@ -412,7 +474,6 @@ class IngestBatch:
         Instance.objects.bulk_create(rows)
         for series_pk, count in added.items():
             Series.objects.filter(pk=series_pk).update(instance_count=F("instance_count") + count)
-            self._step_series.add(series_pk)
         for study in {s.pk: s for s in self._studies.values()}.values():
             new = modalities.get(study.pk, set()) - set(study.modalities)
             if new:
@@ -522,12 +583,19 @@ class IngestBatch:
             unaudited, self._unaudited = self._unaudited, []
             self._write_audit(unaudited)
         if self.prepare_volumes and self._series_added:
-            from imaging.viewer_series import volume_prepare_after_ingest
+            from imaging import viewer_series
 
-            volume_prepare_after_ingest(
-                series_ids=sorted(self._series_added), created_by=self.actor
-            )
-            self._series_added.clear()
+            # Only a batch that brought a large part of a series itself (a STOW-RS request, an
+            # association, an upload of many files, an import) asks: one file a request would
+            # otherwise ask again at every file as the series grows.
+            large = [
+                pk
+                for pk, voxels in self._series_added.items()
+                if voxels >= viewer_series.PREPARE_AFTER_INGEST_MIN_VOXELS
+            ]
+            self._series_added = {}
+            if large:
+                viewer_series.volume_prepare_after_ingest(series_ids=large, created_by=self.actor)
         return self.results
 
     def abort(self) -> None:

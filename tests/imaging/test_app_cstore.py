@@ -283,3 +283,76 @@ def test_the_receiver_command_stores_pushed_instances_and_stops_cleanly_on_sigte
     assert "stored 2" in out.getvalue()
     with socket.socket() as probe:  # the port is released
         assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _stored_files(media: Path) -> list[Path]:
+    return [p for p in media.rglob("*") if p.is_file()]
+
+
+def test_an_instance_resent_within_one_association_is_a_duplicate_and_counted_once(
+    world: World, scp: SimpleNamespace, media: Path
+) -> None:
+    datasets = _series(4, patient_id=world.patient.mrn)
+    pushed = [datasets[0], datasets[1], datasets[2], datasets[1], datasets[3]]
+
+    statuses = _push(scp.port, pushed)
+
+    assert statuses is not None
+    assert [s.Status for s in statuses] == [0x0000] * 5
+    series = Series.objects.get(series_instance_uid=datasets[0].SeriesInstanceUID)
+    assert series.instance_count == 4
+    assert series.instances.count() == 4
+    assert len(_stored_files(media)) == 4  # the resent copy's file is not kept
+    assert scp.counters.counts == {"stored": 4, "duplicate": 1}
+
+
+def test_a_database_failure_on_one_instance_is_not_reported_as_success(
+    world: World, scp: SimpleNamespace, media: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import OperationalError
+
+    from imaging.services import ingest_sql
+
+    real = ingest_sql.instance_insert_counted
+    calls = {"n": 0}
+
+    def fail_second(**kwargs: Any) -> bool:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OperationalError("server closed the connection")
+        return real(**kwargs)
+
+    monkeypatch.setattr(ingest_sql, "instance_insert_counted", fail_second)
+    datasets = _series(4, patient_id=world.patient.mrn)
+
+    statuses = _push(scp.port, datasets)
+
+    assert statuses is not None
+    # The first instance creates the study and series (ORM path); the next ones take the
+    # one-statement path, whose second call fails.
+    assert [s.Status for s in statuses] == [0x0000, 0x0000, STATUS_OUT_OF_RESOURCES, 0x0000]
+    stored = set(Instance.objects.values_list("sop_instance_uid", flat=True))
+    assert stored == {datasets[i].SOPInstanceUID for i in (0, 1, 3)}
+    assert Series.objects.get().instance_count == 3
+    assert len(_stored_files(media)) == 3  # the failed instance's file was removed
+
+
+def test_a_long_association_is_audited_in_steps_that_add_up(
+    world: World, media: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imaging.services import ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "AUDIT_EVERY", 2)
+    server = cstore_server_start(institution=world.institution, port=0, actor=world.integration)
+    try:
+        statuses = _push(server.server_address[1], _series(5, patient_id=world.patient.mrn))
+    finally:
+        cstore_server_stop(server, grace_s=5)
+
+    assert statuses is not None
+    assert [s.Status for s in statuses] == [0x0000] * 5
+    events = AuditEvent.objects.filter(patient_id=world.patient.pk, object_type=AUDIT_OBJECT)
+    deadline = time.monotonic() + 5  # the last step is written when the SCP handles the release
+    while sum(e.detail["count"] for e in events) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sorted(e.detail["count"] for e in events) == [1, 2, 2]

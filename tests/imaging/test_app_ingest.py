@@ -509,3 +509,117 @@ def test_a_persistent_integrity_error_is_a_bug_and_leaves_no_file(
             actor=None, institution=institution, data=ct_bytes(), filename="f", channel="api"
         )
     assert_nothing_stored(settings)
+
+
+# ---------------------------------------------------------------------------------------------
+# Batches (every door ingests through one IngestBatch)
+# ---------------------------------------------------------------------------------------------
+
+
+def _batch_of(institution, blobs: list[bytes], **kwargs):
+    from imaging.services.ingest import IngestBatch
+
+    batch = IngestBatch(actor=None, institution=institution, channel="api", **kwargs)
+    for i, blob in enumerate(blobs):
+        batch.add(f"{i}.dcm", blob)
+    return batch.finish()
+
+
+def _queries_to_ingest(institution, count: int) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    study, series = generate_uid(), generate_uid()
+    blobs = [ct_bytes(study_uid=study, series_uid=series) for _ in range(count)]
+    with CaptureQueriesContext(connection) as queries:
+        results = _batch_of(institution, blobs)
+    assert [r.status for r in results] == ["stored"] * count
+    return len(queries)
+
+
+def test_a_batch_costs_the_same_queries_for_three_instances_or_twelve(institution, patient):
+    assert _queries_to_ingest(institution, 3) == _queries_to_ingest(institution, 12)
+    assert Series.objects.filter(instance_count=12).count() == 1
+
+
+def test_a_sop_instance_uid_twice_in_one_batch_is_stored_once(institution, patient, settings):
+    data = ct_bytes()
+    results = _batch_of(institution, [data, ct_bytes(), data])
+    assert [r.status for r in results] == ["stored", "stored", "duplicate"]
+    assert results[2].study_public_id == results[0].study_public_id
+    assert Instance.objects.count() == 2
+    assert len(stored_files(settings)) == 2
+
+
+def test_a_batch_rejects_only_the_instances_of_a_study_filed_elsewhere(
+    institution, patient, settings
+):
+    PatientFactory(institution=institution, mrn="MRN-2")
+    taken = generate_uid()
+    dicom_ingest(
+        actor=None,
+        institution=institution,
+        data=ct_bytes(study_uid=taken, patient_id="MRN-2"),
+        filename="f",
+        channel="api",
+    )
+    results = _batch_of(institution, [ct_bytes(), ct_bytes(study_uid=taken), ct_bytes()])
+    assert [r.status for r in results] == ["stored", "rejected", "stored"]
+    assert "another patient" in results[1].reason
+    assert Instance.objects.count() == 3  # the other patient's one and two of this batch
+    assert len(stored_files(settings)) == 3
+
+
+def test_results_keep_the_order_of_the_files_across_index_steps(institution, patient, monkeypatch):
+    monkeypatch.setattr(ingest_module, "BATCH_INSTANCES", 2)
+    blobs = [ct_bytes(), b"junk", ct_bytes(), ct_bytes(patient_id="NOBODY"), ct_bytes()]
+    results = _batch_of(institution, blobs)
+    assert [r.filename for r in results] == [f"{i}.dcm" for i in range(5)]
+    assert [r.status for r in results] == ["stored", "rejected", "stored", "unmatched", "stored"]
+    # Outside a transaction each step commits with its own events; they add up to the batch.
+    events = AuditEvent.objects.filter(object_type="dicom_study", patient_id=patient.pk)
+    assert sum(e.detail["count"] for e in events) == 3
+
+
+def test_a_large_image_series_gets_its_viewer_volume_prepared_once_per_content(
+    institution, patient, monkeypatch
+):
+    from core.models import Job
+    from imaging import viewer_series
+
+    # CT_small is 128 x 128: three slices are "large" here.
+    monkeypatch.setattr(viewer_series, "PREPARE_AFTER_INGEST_MIN_VOXELS", 3 * 128 * 128)
+    study, series_uid = generate_uid(), generate_uid()
+    _batch_of(institution, [ct_bytes(study_uid=study, series_uid=series_uid) for _ in range(3)])
+    series = Series.objects.get(series_instance_uid=series_uid)
+    (job,) = Job.objects.filter(kind=viewer_series.PREPARE_JOB_KIND)
+    assert job.payload == {"series_id": series.pk}
+    assert (
+        job.idempotency_key
+        == f"{viewer_series.PREPARE_JOB_KIND}:{viewer_series.volume_key(series)}"
+    )
+    # Fewer voxels than the threshold in one batch (one file a request): no job.
+    _batch_of(institution, [ct_bytes(study_uid=study, series_uid=series_uid)])
+    assert Job.objects.filter(kind=viewer_series.PREPARE_JOB_KIND).count() == 1
+    # A batch that grows the series by as much again: a new volume, a new job.
+    _batch_of(institution, [ct_bytes(study_uid=study, series_uid=series_uid) for _ in range(3)])
+    assert Job.objects.filter(kind=viewer_series.PREPARE_JOB_KIND).count() == 2
+
+
+def test_a_structure_set_series_gets_no_volume_job(institution, patient, monkeypatch):
+    from core.models import Job
+    from imaging import viewer_series
+
+    # No threshold at all: only the modality keeps it out (a structure set has no pixels).
+    monkeypatch.setattr(viewer_series, "PREPARE_AFTER_INGEST_MIN_VOXELS", 0)
+    ds = pydicom.dcmread(get_testdata_file("rtstruct.dcm"), force=True)
+    ds.PatientID = "MRN-1"
+    ds.ensure_file_meta()
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    (result,) = _batch_of(institution, [buf.getvalue()])
+    assert result.status == "stored", result.reason
+    assert not Job.objects.filter(kind=viewer_series.PREPARE_JOB_KIND).exists()
