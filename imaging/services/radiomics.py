@@ -323,6 +323,23 @@ def radiomics_runs_for_new_masks(
     return results
 
 
+def radiomics_runs_for_arrived_mask_series(
+    *, series: Series, actor: User | None = None
+) -> list[RunRequest]:
+    """Ingest hook for a stored RTSTRUCT or SEG series: default-preset runs for every image
+    series of its study, for the masks that reference each (see radiomics_runs_for_new_masks).
+    Call it in the ingest transaction once the series' instances are indexed; the jobs are sent
+    when that transaction commits. Anything but RTSTRUCT/SEG: nothing."""
+    if series.modality not in viewer_series.MASK_MODALITIES:
+        return []
+    results: list[RunRequest] = []
+    image_series = Series.objects.filter(study_id=series.study_id).select_related("study__patient")
+    for image in image_series.order_by("series_number", "pk"):
+        if image.is_viewable:
+            results.extend(radiomics_runs_for_new_masks(series=image, actor=actor))
+    return results
+
+
 # --- batches -------------------------------------------------------------------------------
 
 

@@ -142,6 +142,21 @@ def test_the_ingest_hook_queues_the_modality_default_for_every_mask(
     assert svc.radiomics_runs_for_new_masks(series=rt_series) == []
 
 
+def test_the_ingest_hook_for_an_arrived_structure_set_covers_the_image_series_of_its_study(
+    world: World, series: Series, on_commit: Any
+) -> None:
+    rt_series = Series.objects.get(modality="RTSTRUCT")
+    with on_commit():
+        results = svc.radiomics_runs_for_arrived_mask_series(series=rt_series)
+    assert [(r.run.series, r.run.mask_label, r.created) for r in results] == [
+        (series, "GTV-1", True)
+    ]
+    assert RadiomicsRun.objects.get().completed_at is not None
+    assert svc.radiomics_runs_for_arrived_mask_series(series=series) == []  # a CT: nothing
+    again = svc.radiomics_runs_for_arrived_mask_series(series=rt_series)
+    assert [r.created for r in again] == [False]
+
+
 def test_every_preset_survives_storage_and_gives_back_its_hash() -> None:
     # pet-default's range is open-ended (inf): stored as a string for jsonb, read back as inf.
     for name, settings in PRESETS.items():

@@ -308,3 +308,22 @@ def test_batch_status_aggregates_queued_runs(
     ).json()
     assert detail["counts"]["failed"] == 3
     assert {r["error"] for r in detail["runs"]} == {"JobError: x"}
+
+
+def test_a_running_run_shows_its_progress_on_the_page(
+    world: World, series: Series, member_client: Client
+) -> None:
+    from core.jobs import job_progress_set
+
+    member_client.post(_page(world), {"target": _target(series), "preset": "ibsi-A"})
+    job = RadiomicsRun.objects.get().job
+    assert job is not None
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, attempts=1)
+    job.refresh_from_db()
+    job_progress_set(job, stage="features", family="glcm", done=5, total=11)
+
+    page = member_client.get(_page(world)).content.decode()
+
+    assert "features · 5/11 families" in page
+    assert '<progress max="100" value="45"' in page
+    assert 'http-equiv="refresh"' in page
