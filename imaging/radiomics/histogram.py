@@ -152,7 +152,8 @@ FEATURES: tuple[Feature, ...] = (
 
 def compute(ctx: RoiContext) -> list[FeatureValue]:
     x = ctx.levels[ctx.texture_mask].astype(np.float64)
-    return evaluate(FAMILY_KEY, ctx.features_for(FAMILY_KEY, FEATURES), (x, ctx.n_levels))
+    with st.order_statistics_shared(x):
+        return evaluate(FAMILY_KEY, ctx.features_for(FAMILY_KEY, FEATURES), (x, ctx.n_levels))
 
 
 FAMILY = Family(FAMILY_KEY, "Intensity histogram features", FEATURES, compute)
