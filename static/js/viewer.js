@@ -206,7 +206,7 @@
       ctx.globalAlpha = Number(opacityEl.value) / 100;
       ctx.drawImage(maskEntry.img, 0, 0, dims.width, dims.height);
       ctx.globalAlpha = 1;
-      rendered += ":mask:" + opacityEl.value;
+      rendered += (maskVersion(id) ? ":v:" + maskVersion(id) : "") + ":mask:" + opacityEl.value;
       var m = measurements[measurementKey(id)];
       if (m && axis === "axial" && m.slice === index.axial) { drawMeasurement(m); }
     }
@@ -618,9 +618,9 @@
     say("Saving the drawing…");
     post(baseUrl + "mask-draw/", { mask: editTarget || "", label: labelEl.value, slices: slices })
       .then(function (data) {
-        clearEdits();
         say("Saved: " + data.mask.label + ".");
-        return refreshMasks(data.mask.id);
+        // Keep the edit on screen until the saved version's images replace it.
+        return refreshMasks(data.mask.id).then(clearEdits);
       })
       .catch(function (err) { saveEl.disabled = false; say(err.message, true); });
   }

@@ -170,3 +170,107 @@ def test_a_clinician_scrolls_windows_and_overlays_the_mask_in_the_viewer(
     assert console_errors == [], console_errors
     assert page_errors == [], page_errors
     print(f"first image after {first_ms:.0f} ms from navigation start")  # noqa: T201
+
+
+def _click_voxel(page: Any, x: int, y: int, shape_xy: tuple[int, int]) -> tuple[float, float]:
+    """Viewport coordinates of voxel (x, y)'s centre on the axial canvas (object-fit: contain)."""
+    page.locator("#viewer-canvas").scroll_into_view_if_needed()
+    box = page.locator("#viewer-canvas").bounding_box()
+    width, height = page.evaluate(
+        "() => [document.getElementById('viewer-canvas').width,"
+        " document.getElementById('viewer-canvas').height]"
+    )
+    scale = min(box["width"] / width, box["height"] / height)
+    left = box["x"] + (box["width"] - width * scale) / 2
+    top = box["y"] + (box["height"] - height * scale) / 2
+    return (
+        left + (x + 0.5) * width / shape_xy[0] * scale,
+        top + (y + 0.5) * height / shape_xy[1] * scale,
+    )
+
+
+def test_a_clinician_segments_from_a_seed_corrects_it_with_the_brush_and_saves(
+    live_server: Any, page: Any, world: World, tmp_path: Path
+) -> None:
+    from imaging.models import Mask, MaskKind
+    from imaging.services.masks import mask_voxels
+    from tests.imaging import mask_data
+
+    series = mask_data.store_ct_with_sphere(world.patient)
+    base = live_server.url
+    _sign_in(page, base)
+    page_errors: list[str] = []
+    page.on("pageerror", lambda e: page_errors.append(str(e)))
+    page.goto(f"{base}/patients/{world.patient.public_id}/imaging/series/{series.public_id}/")
+    page.wait_for_selector("#viewer[data-state=ready]")
+    assert _rendered(page).startswith(f"axial:{mask_data.CENTRE[0]}:")
+    assert page.is_visible("#viewer-mask-tools")
+
+    # Segment from seed: click the sphere's centre on the middle slice.
+    page.click("[data-tool=seed]")
+    page.fill("#viewer-mask-label", "Lesion 1")
+    z, y, x = mask_data.CENTRE
+    page.mouse.click(*_click_voxel(page, x, y, (40, 40)))
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#viewer-mask-select option')]"
+        ".some(o => o.textContent.includes('semi-automatic'))"
+    )
+    page.wait_for_function(
+        "() => (document.getElementById('viewer').getAttribute('data-rendered') || '')"
+        ".includes(':mask:')"
+    )
+    page.wait_for_function("() => document.getElementById('viewer-measure').textContent !== ''")
+    mask = Mask.objects.get()
+    assert (mask.kind, mask.label, mask.parameters["seed_zyx"]) == (
+        MaskKind.SEED,
+        "Lesion 1",
+        [z, y, x],
+    )
+    np.testing.assert_array_equal(mask_voxels(mask), mask_data.sphere())
+    measured = page.inner_text("#viewer-measure")
+    assert f"{mask.voxel_count * 2 / 1000:.2f} ml" in measured
+    assert "semi-automatic" in page.inner_text("#viewer-mask-kind")
+    seeded = _pixels(page, tmp_path / "seeded.png")
+
+    # Brush: a stroke of radius 0 (size 1) along row 3 from x = 3 to x = 12, then save.
+    page.click("[data-tool=brush]")
+    page.fill("#viewer-brush-size", "1")
+    page.dispatch_event("#viewer-brush-size", "input")
+    assert page.inner_text("#viewer-brush-size-value") == "1 px"
+    page.mouse.move(*_click_voxel(page, 3, 3, (40, 40)))
+    page.mouse.down()
+    page.mouse.move(*_click_voxel(page, 12, 3, (40, 40)), steps=8)
+    page.mouse.up()
+    page.wait_for_function(
+        "() => (document.getElementById('viewer').getAttribute('data-rendered') || '')"
+        ".includes(':edit:1')"
+    )
+    drawn = _pixels(page, tmp_path / "drawn.png")
+    assert (drawn != seeded).any()
+    page.click("#viewer-draw-save")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#viewer-mask-select option')]"
+        ".some(o => o.textContent.includes('edited'))"
+    )
+    mask.refresh_from_db()
+    assert mask.edited is True
+    assert mask.kind == MaskKind.SEED
+    after = mask_voxels(mask)
+    expected = mask_data.sphere()
+    expected[z, 3, 3:13] = True
+    np.testing.assert_array_equal(after, expected)  # exactly the painted voxels were added
+    assert page.get_attribute("#viewer-export-seg", "href").endswith(
+        f"masks/{mask.public_id.hex}/export/seg/"
+    )
+    page.wait_for_function(  # the saved version's overlay, no pending edit
+        "v => { const r = document.getElementById('viewer').getAttribute('data-rendered') || '';"
+        " return r.includes(':v:' + v + ':mask:') && !r.includes(':edit:'); }",
+        arg=mask.sha256[:16],
+    )
+    shown = _pixels(page, tmp_path / "saved.png")
+    assert (shown != seeded).any()  # the saved stroke is in the overlay
+    page.screenshot(path=str(tmp_path / "viewer-masks.png"), full_page=True)
+    assert (tmp_path / "viewer-masks.png").stat().st_size > 0
+    console_errors = [m.text for m in page.console_messages if m.type == "error"]
+    assert console_errors == [], console_errors
+    assert page_errors == [], page_errors
