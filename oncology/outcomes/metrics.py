@@ -84,11 +84,11 @@ class CensoringKM:
         censored = np.array([np.sum(~e & (t == u)) for u in self.times], dtype=float)
         denom = at_risk - events
         ratio = np.divide(censored, denom, out=np.zeros_like(censored), where=censored > 0)
-        self.values = np.cumprod(1.0 - ratio)
+        self.survival = np.cumprod(1.0 - ratio)
 
     def __call__(self, time: np.ndarray) -> np.ndarray:
         idx = np.searchsorted(self.times, np.asarray(time, dtype=float), side="right")
-        return np.asarray(np.concatenate([[1.0], self.values])[idx])
+        return np.asarray(np.concatenate([[1.0], self.survival])[idx])
 
 
 def uno_c(
@@ -174,11 +174,13 @@ def calibration_error(
     predicted: np.ndarray,
     horizon: float,
     groups: int = 10,
+    min_group: int = 50,
 ) -> float:
     """Group-size weighted mean |mean predicted S(h) - Kaplan–Meier S(h)| over quantile groups.
 
-    Patients are sorted by predicted S(h) and cut into ``groups`` groups of (nearly) equal size
-    (fewer when there are fewer than 2 * groups patients, at least 5 patients a group).
+    Patients are sorted by predicted S(h) and cut into ``groups`` groups of (nearly) equal size,
+    fewer when that would leave fewer than ``min_group`` patients a group (the Kaplan–Meier
+    estimate of a group of n has a standard error near 0.5 / sqrt(n), a floor on this error).
     """
     t, e = _arrays(time, event)
     pred = np.asarray(predicted, dtype=float).ravel()
@@ -186,7 +188,7 @@ def calibration_error(
         raise MetricError("predicted must have one value per patient")
     if horizon >= t.max():
         raise MetricError("the horizon must lie within the follow-up")
-    k = max(1, min(groups, len(t) // 5))
+    k = max(1, min(groups, len(t) // max(1, min_group)))
     order = np.argsort(pred, kind="stable")
     total = 0.0
     for part in np.array_split(order, k):

@@ -103,11 +103,14 @@ def test_calibration_error_by_hand() -> None:
     time = np.array([1.0, 2.0, 6.0, 7.0, 8.0, 6.0, 7.0, 8.0, 9.0, 10.0])
     event = np.array([1, 1, 1, 0, 1, 1, 0, 1, 0, 1])
     pred = np.array([0.5, 0.5, 0.5, 0.5, 0.5, 0.9, 0.9, 0.9, 0.9, 0.9])
-    assert metrics.calibration_error(time, event, pred, 5.0, groups=2) == pytest.approx(
-        (5 * 0.1 + 5 * 0.1) / 10
-    )
+    got = metrics.calibration_error(time, event, pred, 5.0, groups=2, min_group=5)
+    assert got == pytest.approx((5 * 0.1 + 5 * 0.1) / 10)
     perfect = np.array([0.6] * 5 + [1.0] * 5)
-    assert metrics.calibration_error(time, event, perfect, 5.0, groups=2) == pytest.approx(0.0)
+    got = metrics.calibration_error(time, event, perfect, 5.0, groups=2, min_group=5)
+    assert got == pytest.approx(0.0)
+    # with the default minimum group size of 50, ten patients form one group
+    one_group = metrics.calibration_error(time, event, pred, 5.0)
+    assert one_group == pytest.approx(abs(0.7 - metrics.kaplan_meier(time, event, 5.0)))
 
 
 def test_undefined_metrics_raise() -> None:
