@@ -7,6 +7,7 @@ class ImagingConfig(AppConfig):
 
     def ready(self) -> None:
         from imaging import (
+            fusion,  # noqa: F401  (registers the fused-display registration job kind)
             jobs_export,  # noqa: F401  (registers the research-export job kind)
             jobs_radiomics,  # noqa: F401  (registers the radiomics job kind)
             viewer_series,  # noqa: F401  (registers the volume-prepare job kind)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from imaging import views_masks, views_viewer
+from imaging import views_fusion, views_masks, views_viewer
 
 _SERIES = "patients/<uuid:public_id>/imaging/series/<uuid:series_id>/"
 
@@ -35,5 +35,17 @@ viewer_urlpatterns = [
         f"{_SERIES}masks/<str:mask_id>/export/<str:fmt>/",
         views_masks.mask_export,
         name="viewer-mask-export",
+    ),
+    # Fused display (imaging/views_fusion.py): another series of the patient on this one.
+    path(f"{_SERIES}fusion/", views_fusion.fusion_candidates, name="viewer-fusion"),
+    path(
+        f"{_SERIES}fusion/<uuid:moving_id>/",
+        views_fusion.fusion_status,
+        name="viewer-fusion-status",
+    ),
+    path(
+        f"{_SERIES}fusion/<uuid:moving_id>/<str:axis>/<int:index>.png",
+        views_fusion.fusion_slice,
+        name="viewer-fusion-slice",
     ),
 ]

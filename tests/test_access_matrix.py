@@ -149,6 +149,21 @@ def _research_export(name: str) -> Callable[[World], str]:
     return build
 
 
+def _fusion(name: str, **extra: object) -> Callable[[World], str]:
+    def build(w: World) -> str:
+        from tests.imaging.fusion_data import store_fixed_ct, store_moving_mr
+
+        fixed, moving = store_fixed_ct(w.patient), store_moving_mr(w.patient)
+        kwargs = {"public_id": w.patient.public_id, "series_id": fixed.public_id, **extra}
+        if name != "imaging:viewer-fusion":
+            kwargs["moving_id"] = moving.public_id
+        return reverse(name, kwargs=kwargs) + (
+            "?registration=scanner" if name != "imaging:viewer-fusion" else ""
+        )
+
+    return build
+
+
 def _fixed(name: str) -> Callable[[World], str]:
     return lambda w: reverse(name)
 
@@ -249,6 +264,15 @@ MATRIX = [
     Row(
         "imaging:viewer-mask-export",
         _viewer("imaging:viewer-mask-export", mask_id="", fmt="seg"),
+        PAGE_PATIENT,
+    ),
+    # Fused display (imaging/views_fusion.py): a CT and a moved MR of the patient; scanner
+    # placement, so the member's requests are answered inline (rigid goes to a job).
+    Row("imaging:viewer-fusion", _fusion("imaging:viewer-fusion"), PAGE_PATIENT),
+    Row("imaging:viewer-fusion-status", _fusion("imaging:viewer-fusion-status"), PAGE_PATIENT),
+    Row(
+        "imaging:viewer-fusion-slice",
+        _fusion("imaging:viewer-fusion-slice", axis="axial", index=0),
         PAGE_PATIENT,
     ),
     Row("api-me", _fixed("api-me"), API_ANY_CLIENT),

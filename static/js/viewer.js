@@ -218,6 +218,10 @@
     }
     root.setAttribute("data-state", "ready");
     root.setAttribute("data-rendered", rendered);
+    // Fused display hook (static/js/viewer-fusion.js draws its overlay for this slice).
+    root.dispatchEvent(new CustomEvent("viewer:draw", {
+      detail: { axis: axis, index: index[axis], width: dims.width, height: dims.height }
+    }));
     sliceEl.textContent = axis.charAt(0).toUpperCase() + axis.slice(1) + " " +
       (index[axis] + 1) + " / " + dims.count;
     wlEl.textContent = "W " + Math.round(ww) + " / L " + Math.round(wc);
