@@ -324,6 +324,10 @@ def test_uids_are_consistent_across_the_series_and_inside_the_structure_set_refe
     referenced = {str(r.ReferencedSOPInstanceUID) for r in series_ref.ContourImageSequence}
     assert referenced == {str(d.SOPInstanceUID) for d in ct_a}
     assert all(str(d.SOPInstanceUID).startswith("2.25.") for d in datasets)
+    for d in datasets:  # the method is recorded in every exported instance
+        assert d.PatientIdentityRemoved == "YES"
+        codes = {item.CodeValue for item in d.DeidentificationMethodCodeSequence}
+        assert codes == {"113100", "113107"}
 
 
 def test_a_second_export_of_the_same_study_maps_every_uid_identically(
@@ -790,3 +794,20 @@ def test_status_says_queued_and_download_is_409_until_the_job_has_run(
     assert api_oncologist.get(url).status_code == 409
     listed = api_oncologist.get(reverse("api-research-export-list")).json()
     assert [e["public_id"] for e in listed] == [body["public_id"]]
+
+
+def test_listing_my_exports_takes_a_fixed_number_of_queries(
+    world: World, source: Source, api_oncologist: APIClient, django_assert_num_queries: Any
+) -> None:
+    for purpose in ("one", "two", "three"):
+        api_oncologist.post(  # not committed: the jobs stay queued
+            reverse("api-research-export-list"),
+            {"series": source.series_ids, "purpose": purpose},
+            format="json",
+        )
+    # The request's savepoint and its release (ATOMIC_REQUESTS), and one query: the exports with
+    # their jobs and series counts.
+    with django_assert_num_queries(3):
+        listed = api_oncologist.get(reverse("api-research-export-list")).json()
+    assert [e["purpose"] for e in listed] == ["three", "two", "one"]
+    assert {e["series_count"] for e in listed} == {4}
