@@ -9,11 +9,20 @@ an elliptic body of soft tissue with fat and a bone ring, a textured ~40 mm lesi
 border as the mask); (b) the IBSI validation patient STS_001 CT + mask NIfTI (shared/data).
 
 Matched settings (both engines): native grid (no resampling), re-segmentation range
-[-1000, 400] HU, fixed bin width 25 HU, distance 1, 3D; families both compute: shape,
-first order / intensity statistics + histogram, GLCM, GLRLM, GLSZM, NGTDM, GLDM~NGLDM
-(PyRadiomics: every feature of firstorder, shape, glcm, glrlm, glszm, gldm, ngtdm; the engine:
-families morph, stat, ih, cm, rlm, szm, ngt, ngl with its 3D aggregations). A third row runs the
-engine with all eleven IBSI families (adds local intensity, IVH, GLDZM).
+[-1000, 400] HU, fixed bin width 25 HU, distance 1, 3D. Five rows per case:
+
+- ours-matched vs pyradiomics-matched: the SAME feature set on both sides. The engine computes
+  exactly the 104 features that imaging.radiomics.pyradiomics_map pairs with a same-definition
+  PyRadiomics feature (RadiomicsSettings.features: shape, first order, histogram entropy and
+  uniformity, GLCM and GLRLM 3D averaged, GLSZM, NGTDM, NGLDM 3D); PyRadiomics computes only
+  those 102 features (enabledFeatures; two engine features each map onto one PyRadiomics
+  feature). The engine skips what these features do not need, e.g. Moran's I / Geary's C.
+- ours vs pyradiomics: the same families. PyRadiomics: every feature of firstorder, shape,
+  glcm, glrlm, glszm, gldm (gldm_a = 0) and ngtdm; the engine: families morph, stat, ih, cm,
+  rlm, szm, ngt, ngl with its 3D aggregations, every feature (adds IBSI features PyRadiomics
+  lacks, among them Moran's I and Geary's C, and the 3D-merged GLCM/GLRLM).
+- ours-all vs pyradiomics: the engine with all eleven IBSI families (adds local intensity,
+  IVH, GLDZM).
 
 Every extraction runs in a fresh subprocess (`--worker`): the case is built or loaded first,
 then one extraction is timed with time.process_time (CPU) and time.perf_counter (wall). Peak
@@ -28,8 +37,8 @@ Each row is the best of BENCH_REPEATS (3) runs for CPU and wall, the worst for m
 Goals (issue 4): >= 10x faster than PyRadiomics (CPU and wall), <= 300 MB peak. Ratios against
 the goals print >= 1.00x when met. The batch runs 20 synthetic cases (seeds 1..20) over a
 2-process pool and reports total CPU time / wall time (2.0 = both cores busy).
-`BENCH_PROFILE=1` (default) adds the cProfile top functions of one engine extraction per case
-and the CPU time of each family.
+`BENCH_PROFILE=1` (default) adds the cProfile top functions of one ours-matched and one ours
+extraction per case and the CPU time of each family.
 """
 
 from __future__ import annotations
@@ -65,7 +74,22 @@ MEMORY_GOAL_MB = 300.0
 BATCH = int(os.environ.get("BENCH_BATCH", "20"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 PROFILE = os.environ.get("BENCH_PROFILE", "1") == "1"
-ENGINES = ("ours", "ours-all", "pyradiomics")
+# Rows, and the PyRadiomics row each engine row is compared with:
+# - ours-matched / pyradiomics-matched: exactly the same features on both sides, the 104 engine
+#   features that imaging.radiomics.pyradiomics_map maps to a same-definition PyRadiomics feature
+#   (settings.features), and those PyRadiomics features only (enabledFeatures; 102 names: two
+#   engine features each map onto one PyRadiomics feature, e.g. dissimilarity and difference
+#   average);
+# - ours: the same families as pyradiomics (all their features, 3D aggregations; adds Moran's I,
+#   Geary's C and the other IBSI features PyRadiomics lacks);
+# - ours-all: all eleven IBSI families, against the same pyradiomics row;
+# - pyradiomics: every feature of firstorder, shape, glcm, glrlm, glszm, gldm and ngtdm.
+ENGINES = ("ours-matched", "pyradiomics-matched", "ours", "ours-all", "pyradiomics")
+REFERENCE = {
+    "ours-matched": "pyradiomics-matched",
+    "ours": "pyradiomics",
+    "ours-all": "pyradiomics",
+}
 
 
 # --- cases -------------------------------------------------------------------------------
@@ -125,19 +149,39 @@ def load_case(case: str) -> tuple[np.ndarray, np.ndarray, tuple[float, float, fl
 # --- extraction --------------------------------------------------------------------------
 
 
+def engine_settings(engine: str) -> Any:
+    """The engine's settings for row ``engine`` (ours-matched, ours or ours-all)."""
+    from imaging.radiomics import Discretisation, RadiomicsSettings
+    from imaging.radiomics.pyradiomics_map import FEATURES as MATCHED
+
+    return RadiomicsSettings(
+        name="benchmark",
+        resegmentation_range=RESEGMENTATION,
+        texture_discretisation=Discretisation("fbs", bin_width=BIN_WIDTH),
+        ivh_discretisation=Discretisation("fbs", bin_width=2.5),
+        families=FAMILIES_MATCHED if engine == "ours" else (),
+        aggregations=("3d_averaged", "3d_merged", "3d"),
+        features=tuple(MATCHED) if engine == "ours-matched" else (),
+    )
+
+
+def pyradiomics_matched() -> dict[str, list[str]]:
+    """PyRadiomics' enabledFeatures for the matched row: class -> feature names."""
+    from imaging.radiomics.pyradiomics_map import FEATURES as MATCHED
+
+    enabled: dict[str, list[str]] = {}
+    for name in dict.fromkeys(MATCHED.values()):
+        family, _, feature = name.partition("_")
+        enabled.setdefault(family, []).append(feature)
+    return enabled
+
+
 def prepare_engine(engine: str, ct: np.ndarray, mask: np.ndarray, spacing: tuple) -> Any:
     """Everything an extraction needs, built before the clock starts; returns a callable."""
     if engine.startswith("ours"):
-        from imaging.radiomics import Discretisation, Image, RadiomicsSettings, extract_features
+        from imaging.radiomics import Image, extract_features
 
-        settings = RadiomicsSettings(
-            name="benchmark",
-            resegmentation_range=RESEGMENTATION,
-            texture_discretisation=Discretisation("fbs", bin_width=BIN_WIDTH),
-            ivh_discretisation=Discretisation("fbs", bin_width=2.5),
-            families=FAMILIES_MATCHED if engine == "ours" else (),
-            aggregations=("3d_averaged", "3d_merged", "3d"),
-        )
+        settings = engine_settings(engine)
         image = Image(ct, spacing)
         return lambda: len(extract_features(image, mask, settings))
 
@@ -147,17 +191,20 @@ def prepare_engine(engine: str, ct: np.ndarray, mask: np.ndarray, spacing: tuple
     from radiomics import featureextractor
 
     logging.getLogger("radiomics").setLevel(logging.ERROR)
-    image = sitk.GetImageFromArray(ct)
-    image.SetSpacing(tuple(reversed(spacing)))
+    sitk_image = sitk.GetImageFromArray(ct)
+    sitk_image.SetSpacing(tuple(reversed(spacing)))
     label = sitk.GetImageFromArray(mask)
-    label.CopyInformation(image)
+    label.CopyInformation(sitk_image)
     extractor = featureextractor.RadiomicsFeatureExtractor(
         resegmentRange=list(RESEGMENTATION), binWidth=BIN_WIDTH, distances=[1], gldm_a=0
     )
     extractor.disableAllFeatures()
-    for family in ("firstorder", "shape", "glcm", "glrlm", "glszm", "gldm", "ngtdm"):
-        extractor.enableFeatureClassByName(family)
-    return lambda: sum(k.startswith("original_") for k in extractor.execute(image, label))
+    if engine == "pyradiomics-matched":
+        extractor.enableFeaturesByName(**pyradiomics_matched())
+    else:
+        for family in ("firstorder", "shape", "glcm", "glrlm", "glszm", "gldm", "ngtdm"):
+            extractor.enableFeatureClassByName(family)
+    return lambda: sum(k.startswith("original_") for k in extractor.execute(sitk_image, label))
 
 
 def _status_mb(field: str) -> float:
@@ -209,22 +256,18 @@ def worker(engine: str, case: str, profile: bool) -> dict[str, Any]:
 
 def family_breakdown(engine: str, ct: np.ndarray, mask: np.ndarray, spacing: tuple) -> str:
     """CPU seconds of the preparation (crop, re-segmentation) and of each family, run again."""
-    from imaging.radiomics import FAMILIES, Discretisation, Image, RadiomicsSettings
+    from imaging.radiomics import FAMILIES, Image
     from imaging.radiomics.context import prepare
+    from imaging.radiomics.selection import families_for
 
-    settings = RadiomicsSettings(
-        name="benchmark",
-        resegmentation_range=RESEGMENTATION,
-        texture_discretisation=Discretisation("fbs", bin_width=BIN_WIDTH),
-        ivh_discretisation=Discretisation("fbs", bin_width=2.5),
-        aggregations=("3d_averaged", "3d_merged", "3d"),
-    )
-    lines = ["CPU seconds by step (second run, no profiler):"]
+    settings = engine_settings(engine)
+    lines = [f"CPU seconds by step, {engine} (second run, no profiler):"]
     cpu = time.process_time()
     ctx = prepare(Image(ct, spacing), np.asarray(mask) > 0, settings)
     _ = ctx.levels
     lines.append(f"  {'prepare + discretise':22s} {time.process_time() - cpu:6.3f}")
-    for key in FAMILIES if engine == "ours-all" else FAMILIES_MATCHED:
+    families = families_for(settings.features) if settings.features else FAMILIES_MATCHED
+    for key in FAMILIES if engine == "ours-all" else families:
         cpu = time.process_time()
         FAMILIES[key].compute(ctx)
         lines.append(f"  {key:22s} {time.process_time() - cpu:6.3f}")
@@ -250,7 +293,7 @@ def in_subprocess(engine: str, case: str, profile: bool = False) -> dict[str, An
 # --- batch -------------------------------------------------------------------------------
 
 
-def _batch_task(seed: int) -> tuple[float, float]:
+def _batch_task(seed: int) -> tuple[float, float, int]:
     from imaging.radiomics import Discretisation, Image, RadiomicsSettings, extract_features
 
     ct, mask, spacing = synthetic_ct(seed)
@@ -313,27 +356,33 @@ def main() -> None:
             r["wall_s"] = min(x["wall_s"] for x in runs)
             r["peak_rss_mb"] = max(x["peak_rss_mb"] for x in runs)
             r["rss_before_mb"] = max(x["rss_before_mb"] for x in runs)
-            print(f"  measured {engine:12s} {case:12s} cpu {r['cpu_s']:7.2f} s", flush=True)
+            print(f"  measured {engine:19s} {case:12s} cpu {r['cpu_s']:7.2f} s", flush=True)
     print()
-    head = f"{'case':12s} {'engine':12s} {'features':>8s} {'ROI vox':>8s} {'CPU s':>8s} "
+    head = f"{'case':12s} {'engine':19s} {'features':>8s} {'ROI vox':>8s} {'CPU s':>8s} "
     head += f"{'wall s':>8s} {'RSS pre MB':>10s} {'peak MB':>8s} {'x CPU':>7s} {'x wall':>7s} "
     head += f"{'vs 10x':>7s} {'vs 300MB':>8s}"
     print(head)
     for case in cases:
-        ref = rows[case, "pyradiomics"]
         for engine in ENGINES:
+            ref = rows[case, REFERENCE.get(engine, engine)]
             r = rows[case, engine]
             speedup = ref["wall_s"] / r["wall_s"]
             cpu_speedup = ref["cpu_s"] / r["cpu_s"]
             worst = min(speedup, cpu_speedup)
-            goals = "" if engine == "pyradiomics" else f"{worst / SPEED_GOAL:6.2f}x"
+            goals = f"{worst / SPEED_GOAL:6.2f}x" if engine in REFERENCE else ""
             print(
-                f"{case:12s} {engine:12s} {r['features']:8d} {r['roi_voxels']:8d} "
+                f"{case:12s} {engine:19s} {r['features']:8d} {r['roi_voxels']:8d} "
                 f"{r['cpu_s']:8.2f} {r['wall_s']:8.2f} {r['rss_before_mb']:10.0f} "
                 f"{r['peak_rss_mb']:8.0f} {cpu_speedup:6.2f}x {speedup:6.2f}x {goals:>7s} "
                 f"{MEMORY_GOAL_MB / r['peak_rss_mb']:7.2f}x"
             )
-    print("x CPU / x wall = PyRadiomics CPU or wall time / this row's (PyRadiomics' SimpleITK "
+    print("rows: ours-matched = the 104 engine features with a same-definition PyRadiomics "
+          "feature (settings.features), vs pyradiomics-matched = those PyRadiomics features "
+          "only; ours = engine families morph stat ih cm rlm szm ngt ngl (all features, 3D), "
+          "ours-all = all 11 IBSI families, both vs pyradiomics = all features of firstorder "
+          "shape glcm glrlm glszm gldm ngtdm")  # fmt: skip
+    print("x CPU / x wall = the reference PyRadiomics row's CPU or wall time / this row's "
+          "(PyRadiomics' SimpleITK "
           "steps use threads, so its CPU can exceed its wall); "
           "'vs 10x' = the lower of the two speed-ups / 10; "
           "'vs 300MB' = 300 MB / peak RSS of the extraction (>= 1.00x meets the goal); "
@@ -353,8 +402,9 @@ def main() -> None:
         )
     if PROFILE:
         for case in cases:
-            r = in_subprocess("ours", case, profile=True)
-            print(f"\n## cProfile, engine on {case} (tottime, top 15)\n{r['profile']}")
+            for engine in ("ours-matched", "ours"):
+                r = in_subprocess(engine, case, profile=True)
+                print(f"\n## cProfile, {engine} on {case} (tottime, top 15)\n{r['profile']}")
 
 
 if __name__ == "__main__":
