@@ -463,3 +463,28 @@ def series_volume_shape(series: Series) -> tuple[int, int, int]:
     from imaging import viewer_series
 
     return viewer_series.series_volume(series).shape
+
+
+@pytest.mark.parametrize("preset", ["ibsi-A", "ct-default"])
+def test_the_job_stores_exactly_what_the_engine_extracts_with_its_stable_names(
+    preset: str, world: World, series: Series, api_member: APIClient, on_commit: Any
+) -> None:
+    # The job computes family by family (for progress); the result must be the engine's own
+    # one-call extraction, same names in the same order, same IBSI codes and values.
+    from imaging import viewer_series
+    from imaging.radiomics import extract
+
+    run_id = _request(api_member, world, series, on_commit, preset=preset).json()["public_id"]
+    stored = api_member.get(_run_url(world, run_id)).json()["features"]
+
+    volume = viewer_series.series_volume(series)
+    source = viewer_series.series_masks(series)[0]
+    mask = viewer_series.source_mask(viewer_series.volume_key(series), volume, source)
+    expected = extract(volume, mask, PRESETS[preset])
+    assert [(f["feature"], f["ibsi_code"]) for f in stored] == [
+        (v.key, v.ibsi_code) for v in expected.values
+    ]
+    assert [f["value"] for f in stored] == pytest.approx(
+        [v.value for v in expected.values], nan_ok=True
+    )
+    assert all(f["value"] is not None for f in stored)
