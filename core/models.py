@@ -43,6 +43,11 @@ class User(AbstractUser):
         return self.role == Role.DATA_MANAGER
 
     @property
+    def can_export_research(self) -> bool:
+        # A de-identified export leaves the care team's control: oncologists and data managers.
+        return self.role in {Role.ONCOLOGIST, Role.DATA_MANAGER}
+
+    @property
     def can_browse_audit(self) -> bool:
         return self.role == Role.ADMINISTRATOR or self.is_superuser
 

@@ -1,8 +1,8 @@
 """Research export: a de-identified zip of chosen series, built by a job.
 
-Who: oncologists and data managers (EXPORT_ROLES), for patients of their care teams. Clinicians,
-administrators and integration clients cannot export (least privilege: an export leaves the care
-team's control; docs/deidentification.md, "Research export").
+Who: oncologists and data managers (User.can_export_research), for patients of their care teams.
+Clinicians, administrators and integration clients cannot export (least privilege: an export
+leaves the care team's control; docs/deidentification.md, "Research export").
 
 Flow: `research_export_create` checks access per patient (an invisible series is a 404, before
 the role is checked, so existence is not disclosed), opens (or creates) the institution's key so
@@ -42,7 +42,7 @@ from pydicom.errors import InvalidDicomError
 
 from core.audit import audit_record_many
 from core.jobs import JobError, job_enqueue, job_progress_set
-from core.models import AuditAction, Job, Role, User
+from core.models import AuditAction, Job, User
 from imaging.dicom.deid import (
     HmacUidMap,
     ProfileOptions,
@@ -58,7 +58,6 @@ from oncology.selectors import patient_visible_queryset
 
 EXPORT_JOB_KIND = "imaging_research_export"
 AUDIT_EXPORT = "research_export"
-EXPORT_ROLES = frozenset({Role.ONCOLOGIST, Role.DATA_MANAGER})
 MAX_SERIES_PER_EXPORT = 500
 PURPOSE_MAX_CHARS = 200
 PROFILE_OPTIONS = ProfileOptions()  # Basic Profile + Modified Dates; birth date emptied
@@ -77,7 +76,7 @@ class ExportNotReady(Exception):
 
 def can_export_research(user: User | None) -> bool:
     return bool(
-        user is not None and user.is_authenticated and user.is_active and user.role in EXPORT_ROLES
+        user is not None and user.is_authenticated and user.is_active and user.can_export_research
     )
 
 
