@@ -39,8 +39,13 @@ class Shape:
 
     @cached_property
     def mesh(self) -> tuple[np.ndarray, np.ndarray]:
-        padded = np.pad(self.morph.astype(np.float64), 1)
+        # Marching cubes over the mask's own bounding box only (the crop it gets keeps a
+        # margin for local intensity), then shifted back: the same vertices and faces.
+        idx = [np.flatnonzero(self.morph.any(axis=other)) for other in ((1, 2), (0, 2), (0, 1))]
+        box = tuple(slice(int(i[0]), int(i[-1]) + 1) for i in idx)
+        padded = np.pad(self.morph[box].astype(np.float64), 1)
         verts, faces, _, _ = measure.marching_cubes(padded, level=0.5, spacing=self.spacing)
+        verts += np.array([b.start for b in box]) * self.spacing
         return verts, faces
 
     @cached_property
@@ -57,7 +62,17 @@ class Shape:
 
     @cached_property
     def hull(self) -> ConvexHull:
-        return ConvexHull(self.mesh[0])
+        # Only the first and last vertex of each mesh row along x can be hull vertices (the
+        # others lie between them on a segment), so qhull gets those: the same hull from a
+        # third of the points. Binary-mask vertices sit on a half-voxel grid, hence rint.
+        v = self.mesh[0]
+        grid = np.rint(v / (self.spacing / 2)).astype(np.int64)
+        grid -= grid.min(axis=0)
+        row = grid[:, 0] * (int(grid[:, 1].max()) + 1) + grid[:, 1]
+        order = np.lexsort((grid[:, 2], row))
+        change = row[order][1:] != row[order][:-1]
+        ends = np.concatenate(([True], change)) | np.concatenate((change, [True]))
+        return ConvexHull(v[order[ends]])
 
     @cached_property
     def positions(self) -> np.ndarray:
@@ -146,7 +161,7 @@ def centre_of_mass_shift(s: Shape) -> float:
 @feature("maximum_3d_diameter", "L0JK")
 def maximum_3d_diameter(s: Shape) -> float:
     """Maximum 3D diameter (L0JK): max ||v_i - v_j|| over mesh vertices (convex hull ones)."""
-    return float(pdist(s.mesh[0][s.hull.vertices]).max())
+    return float(pdist(s.hull.points[s.hull.vertices]).max())
 
 
 @feature("major_axis_length", "TDIC")
