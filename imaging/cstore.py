@@ -1,9 +1,12 @@
-"""The DICOM C-STORE door: a pynetdicom Storage SCP that hands every instance to `dicom_ingest`.
+"""The DICOM C-STORE door: a pynetdicom Storage SCP that hands every instance to the ingest
+service.
 
-A PACS or a modality pushes a study; each C-STORE request becomes one call of
-``imaging.services.ingest.dicom_ingest(..., channel="cstore")`` with the instance encoded as a
-DICOM file (preamble, file meta with the negotiated transfer syntax, then the dataset exactly as
-it arrived: `Event.encoded_dataset()` does not decode it). Status mapping (PS3.4 Annex B.2.3):
+A PACS or a modality pushes a study; each association gets one
+``imaging.services.ingest.IngestBatch(..., channel="cstore")`` and each C-STORE request becomes
+one ``batch.ingest(...)`` call, indexed and committed before the response goes back, with the
+instance encoded as a DICOM file (preamble, file meta with the negotiated transfer syntax, then
+the dataset exactly as it arrived: `Event.encoded_dataset()` does not decode it). Status
+mapping (PS3.4 Annex B.2.3):
 
 * stored, duplicate, unmatched -> 0x0000 Success. A duplicate is success because the SCU's goal
   (we hold this SOP Instance) is met and a re-send after a dropped association must not fail;
@@ -15,11 +18,13 @@ it arrived: `Event.encoded_dataset()` does not decode it). Status mapping (PS3.4
   the instance and retries later. The exception is logged without patient data.
 
 What matters for speed: TCP_NODELAY on accepted sockets (Nagle's algorithm plus the peer's
-delayed ACK can otherwise stall each small C-STORE-RSP for ~40 ms); one audit write per
-association rather than per instance; one database connection per association thread, checked
-every few seconds rather than per instance and closed when the association ends (pynetdicom
-runs each association in its own thread; Django's connections are per thread and would
-otherwise leak). pynetdicom's DUL thread polls every 1 ms when idle; polling faster made the
+delayed ACK can otherwise stall each small C-STORE-RSP for ~40 ms); the association's patient,
+study and series rows looked up once, and from its second instance on one committed statement
+per instance instead of five round trips (imaging/services/ingest_sql.py); one audit write per
+patient per 100 instances rather than per instance; one database connection per association
+thread, checked every few seconds rather than per instance and closed when the association ends
+(pynetdicom runs each association in its own thread; Django's connections are per thread and
+would otherwise leak). pynetdicom's DUL thread polls every 1 ms when idle; polling faster made the
 transport alone ~20 % quicker but a real store slower (the poller takes the GIL from the
 ingest), so it is left as it is.
 """
