@@ -36,6 +36,16 @@ viewer_urlpatterns = [
         views_masks.mask_export,
         name="viewer-mask-export",
     ),
+    path(
+        f"{_SERIES}mask-compare.json",
+        views_masks.mask_compare_options,
+        name="viewer-mask-compare-options",
+    ),
+    path(
+        f"{_SERIES}masks/<str:mask_id>/change/<uuid:other_series_id>/<str:other_mask_id>/",
+        views_masks.mask_change,
+        name="viewer-mask-change",
+    ),
     # Fused display (imaging/views_fusion.py): another series of the patient on this one.
     path(f"{_SERIES}fusion/", views_fusion.fusion_candidates, name="viewer-fusion"),
     path(

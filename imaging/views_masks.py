@@ -12,19 +12,28 @@ the service refuses is a 422 with a message that names the problem and no patien
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET, require_POST
 
-from core.models import User
+from core.audit import audit_record
+from core.models import AuditAction, User
 from imaging import viewer_series
 from imaging.dicom import MaskError, VolumeAssemblyError
+from imaging.dicom.measure import measure_mask, measurement_change
 from imaging.models import Series
 from imaging.services import masks as mask_services
 from imaging.services.masks import MaskInputError, SeedParameters
-from imaging.views_viewer import _series_of, mask_source
+from imaging.views_viewer import (
+    _audit_series_view,
+    _series_for_image,
+    _series_of,
+    _viewing_open,
+    mask_source,
+)
 from oncology.models import Patient
 from oncology.selectors import patient_get, patient_get_for_write
 from oncology.views import person_required
@@ -217,3 +226,101 @@ def mask_export(
     # The file name is the opaque id: a label may hold anything a reader typed.
     response["Content-Disposition"] = f'attachment; filename="mask-{mask_id}.{_SUFFIXES[fmt]}"'
     return response
+
+
+# --- change across studies -------------------------------------------------------------------
+
+
+@person_required
+@require_GET
+def mask_compare_options(
+    request: HttpRequest, public_id: uuid.UUID, series_id: uuid.UUID
+) -> HttpResponse:
+    """The masks of the patient's other image series, to compare this series' mask with.
+    One LIST event names how many were offered (the labels are the patient's data)."""
+    patient, series = _series_for_image(request, public_id, series_id, "json")
+    others = (
+        Series.objects.filter(study__patient=patient)
+        .exclude(pk=series.pk)
+        .exclude(modality__in=viewer_series.MASK_MODALITIES)
+        .select_related("study")
+        .order_by("study__study_date", "id")
+    )
+    options = []
+    for other in others:
+        date = other.study.study_date.isoformat() if other.study.study_date else "undated"
+        for source in viewer_series.series_masks(other):
+            options.append(
+                {
+                    "series": str(other.public_id),
+                    "mask": source.id,
+                    "label": f"{date} · {other.modality} · {source.label} ({source.kind})",
+                }
+            )
+    audit_record(
+        actor=_user(request),
+        action=AuditAction.LIST,
+        object_type=mask_services.AUDIT_OBJECT,
+        object_id=series.public_id,
+        patient_id=patient.pk,
+        institution_id=patient.institution_id,
+        detail={"count": len(options)},
+    )
+    return JsonResponse({"options": options})
+
+
+def _measured(series: Series, mask_id: str) -> Any:
+    _, source = mask_source(series, mask_id)
+    try:
+        volume = viewer_series.series_volume(series)
+        voxels = viewer_series.source_mask(viewer_series.volume_key(series), volume, source)
+        return measure_mask(volume, voxels)
+    except (MaskError, VolumeAssemblyError, ValueError) as exc:  # ValueError: an empty mask
+        raise MaskInputError(f"a mask cannot be measured: {exc}") from exc
+
+
+def _measurement_json(m: Any) -> dict[str, float]:
+    return {
+        "volume_ml": round(m.volume_ml, 3),
+        "longest_diameter_mm": round(m.longest_diameter_mm, 2),
+        "perpendicular_diameter_mm": round(m.perpendicular_diameter_mm, 2),
+    }
+
+
+@person_required
+@require_GET
+def mask_change(
+    request: HttpRequest,
+    public_id: uuid.UUID,
+    series_id: uuid.UUID,
+    mask_id: str,
+    other_series_id: uuid.UUID,
+    other_mask_id: str,
+) -> HttpResponse:
+    """This mask's measurement against a mask of another series of the patient (e.g. the
+    baseline study): change = this one minus the other (`measurement_change`)."""
+    patient, series = _series_for_image(request, public_id, series_id, "json")
+    other = _series_of(patient, other_series_id)
+    if not _viewing_open(request, other):
+        _audit_series_view(request, patient, other, "json")
+    try:
+        current, earlier = _measured(series, mask_id), _measured(other, other_mask_id)
+    except MaskInputError as exc:
+        return _refused(str(exc))
+    change = measurement_change(earlier, current)
+
+    def number(value: float, digits: int = 2) -> float | None:
+        return None if math.isnan(value) else round(value, digits)  # NaN: a zero baseline
+
+    return JsonResponse(
+        {
+            "this": _measurement_json(current),
+            "other": _measurement_json(earlier),
+            "change": {
+                "diameter_mm": number(change.diameter_change_mm),
+                "diameter_percent": number(change.diameter_change_percent),
+                "volume_ml": number(change.volume_change_ml, 3),
+                "volume_percent": number(change.volume_change_percent),
+            },
+        }
+    )

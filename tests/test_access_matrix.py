@@ -164,6 +164,22 @@ def _fusion(name: str, **extra: object) -> Callable[[World], str]:
     return build
 
 
+def _mask_change(w: World) -> str:
+    from imaging.viewer_series import series_masks
+    from tests.imaging.viewer_data import store_ct_with_structure_set
+
+    first = store_ct_with_structure_set(w.patient)
+    second = store_ct_with_structure_set(w.patient)
+    kwargs = {
+        "public_id": w.patient.public_id,
+        "series_id": second.public_id,
+        "mask_id": series_masks(second)[0].id,
+        "other_series_id": first.public_id,
+        "other_mask_id": series_masks(first)[0].id,
+    }
+    return reverse("imaging:viewer-mask-change", kwargs=kwargs)
+
+
 def _fixed(name: str) -> Callable[[World], str]:
     return lambda w: reverse(name)
 
@@ -266,6 +282,12 @@ MATRIX = [
         _viewer("imaging:viewer-mask-export", mask_id="", fmt="seg"),
         PAGE_PATIENT,
     ),
+    Row(
+        "imaging:viewer-mask-compare-options",
+        _viewer("imaging:viewer-mask-compare-options"),
+        PAGE_PATIENT,
+    ),
+    Row("imaging:viewer-mask-change", _mask_change, PAGE_PATIENT),
     # Fused display (imaging/views_fusion.py): a CT and a moved MR of the patient; scanner
     # placement, so the member's requests are answered inline (rigid goes to a job).
     Row("imaging:viewer-fusion", _fusion("imaging:viewer-fusion"), PAGE_PATIENT),

@@ -258,7 +258,51 @@
     scheduleDraw();
   }
 
+  // Change across studies: this mask against a mask of another series of the patient.
+  var compareEl = document.getElementById("viewer-compare");
+  var changeEl = document.getElementById("viewer-change");
+
+  function loadCompareOptions() {
+    fetch(baseUrl + "mask-compare.json", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : { options: [] }; })
+      .then(function (data) {
+        data.options.forEach(function (o) {
+          var option = document.createElement("option");
+          option.value = o.series + "/" + o.mask;
+          option.textContent = o.label;
+          compareEl.appendChild(option);
+        });
+        document.getElementById("viewer-compare-group").hidden = data.options.length === 0;
+      });
+  }
+
+  function signed(value, unit) {
+    if (value === null) { return "n/a"; }
+    return (value > 0 ? "+" : "") + value.toFixed(unit === "%" ? 0 : 2) + (unit === "%" ? " %" : " " + unit);
+  }
+
+  var changeShown = null; // the request whose answer is on screen
+  function showChange() {
+    var id = currentMask();
+    var url = id && compareEl.value ?
+      baseUrl + "masks/" + id + "/change/" + compareEl.value + "/?v=" + maskVersion(id) : null;
+    if (url === changeShown) { return; }
+    changeShown = url;
+    changeEl.textContent = "";
+    if (!url) { return; }
+    fetch(url, { credentials: "same-origin" })
+      .then(function (r) { return r.json(); })
+      .then(function (data) {
+        if (data.error) { changeEl.textContent = data.error; return; }
+        var c = data.change;
+        changeEl.textContent = "Since the compared mask: longest diameter " +
+          signed(c.diameter_mm, "mm") + " (" + signed(c.diameter_percent, "%") + "), volume " +
+          signed(c.volume_ml, "ml") + " (" + signed(c.volume_percent, "%") + ")";
+      });
+  }
+
   function showMeasurement() {
+    showChange();
     var id = currentMask();
     var m = id ? measurements[measurementKey(id)] : null;
     if (!id || m === undefined) { measureEl.textContent = ""; return; }
@@ -302,6 +346,7 @@
     });
     setMasks(meta.masks, null);
     if (meta.can_edit_masks) { toolsEl.hidden = false; }
+    loadCompareOptions();
     setWindow(meta.window.center, meta.window.width);
   }
 
@@ -383,6 +428,7 @@
     scheduleDraw();
   });
   opacityEl.addEventListener("input", scheduleDraw);
+  compareEl.addEventListener("change", showChange);
 
   // --- stored masks: list, seed tool, brush and eraser, import, export, delete -------------
 

@@ -22,7 +22,7 @@ from imaging.dicom import seg_to_mask
 from imaging.models import Mask, MaskKind, Series
 from imaging.services import masks as service
 from tests.conftest import World
-from tests.factories import UserFactory
+from tests.factories import PatientFactory, UserFactory
 from tests.imaging import mask_data
 from tests.imaging.mask_data import CENTRE, store_ct_with_sphere
 from tests.imaging.viewer_data import store_ct_with_structure_set
@@ -300,3 +300,57 @@ def test_a_structure_set_roi_exports_as_seg_too(world: World, member_client: Cli
     seg = pydicom.dcmread(io.BytesIO(response.content))
     np.testing.assert_array_equal(seg_to_mask(seg, volume), expected)
     assert str(seg.SegmentSequence[0].SegmentLabel) == "GTV-1"
+
+
+def test_change_across_studies_against_the_baseline_mask(
+    world: World, series: Series, member_client: Client
+) -> None:
+    # Baseline: the sphere (seed). Follow-up series: the same sphere, measured by its seed mask
+    # after an edit that erased its middle slice. Change = follow-up minus baseline.
+    baseline_id = _seed(member_client, world, series).json()["mask"]["id"]
+    follow = store_ct_with_sphere(world.patient)
+    follow_id = _seed(member_client, world, follow).json()["mask"]["id"]
+    empty = np.zeros((40, 40), dtype=bool)
+    body = {"mask": follow_id, "slices": [{"z": CENTRE[0], "runs": service.rle_encode(empty)}]}
+    assert (
+        _post_json(member_client, _url("viewer-mask-draw", world, follow), body).status_code == 200
+    )
+
+    options = member_client.get(_url("viewer-mask-compare-options", world, follow)).json()
+    [option] = options["options"]
+    assert (option["series"], option["mask"]) == (str(series.public_id), baseline_id)
+    assert "semi-automatic" in option["label"]
+
+    url = _url(
+        "viewer-mask-change",
+        world,
+        follow,
+        mask_id=follow_id,
+        other_series_id=series.public_id,
+        other_mask_id=baseline_id,
+    )
+    data = member_client.get(url).json()
+    sphere_voxels = int(mask_data.sphere().sum())
+    middle = int(mask_data.sphere()[CENTRE[0]].sum())
+    assert data["other"]["volume_ml"] == pytest.approx(sphere_voxels * 2 / 1000, abs=1e-3)
+    assert data["this"]["volume_ml"] == pytest.approx((sphere_voxels - middle) * 2 / 1000, abs=1e-3)
+    assert data["change"]["volume_ml"] == pytest.approx(-middle * 2 / 1000, abs=2e-3)
+    assert data["change"]["volume_percent"] == pytest.approx(-100 * middle / sphere_voxels, abs=0.1)
+    # The longest axial diameter moves to a neighbouring, smaller slice: it shrinks.
+    assert data["change"]["diameter_mm"] < 0
+
+    outsider = Client()
+    outsider.force_login(world.outsider)
+    assert outsider.get(url).status_code == 404
+    foreign = store_ct_with_sphere(
+        PatientFactory(institution=world.institution, teams=[world.team])
+    )
+    wrong = _url(
+        "viewer-mask-change",
+        world,
+        follow,
+        mask_id=follow_id,
+        other_series_id=foreign.public_id,
+        other_mask_id=baseline_id,
+    )
+    assert member_client.get(wrong).status_code == 404  # another patient's series
