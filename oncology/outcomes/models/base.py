@@ -8,6 +8,16 @@ from typing import Self
 import numpy as np
 
 
+def check_weights(weights: np.ndarray | None, n: int) -> np.ndarray:
+    """Case weights (default 1); positive and finite, one per patient."""
+    if weights is None:
+        return np.ones(n)
+    w = np.asarray(weights, dtype=float).ravel()
+    if len(w) != n or not np.isfinite(w).all() or (w <= 0).any():
+        raise ValueError("weights must be positive numbers, one per patient")
+    return w
+
+
 def check_survival_data(x: np.ndarray, time: np.ndarray, event: np.ndarray) -> tuple:
     """Validate and convert (X, time, event); raise ValueError with a clear message."""
     x = np.asarray(x, dtype=float)
@@ -34,15 +44,23 @@ def check_survival_data(x: np.ndarray, time: np.ndarray, event: np.ndarray) -> t
 class BreslowBaseline:
     """Breslow's estimator of the baseline cumulative hazard given fitted log-hazards.
 
-    H0(t) = sum over distinct event times t_k <= t of d_k / sum_{j: t_j >= t_k} exp(lp_j);
+    H0(t) = sum over distinct event times t_k <= t of d_k / sum_{j: t_j >= t_k} w_j exp(lp_j),
+    d_k the (weighted) number of events at t_k;
     S(t | x) = exp(-H0(t) exp(lp(x))). Log-hazards are shifted by their training mean for
     numerical range; the shift cancels in S.
     """
 
-    def fit(self, lp: np.ndarray, time: np.ndarray, event: np.ndarray) -> Self:
+    def fit(
+        self,
+        lp: np.ndarray,
+        time: np.ndarray,
+        event: np.ndarray,
+        weights: np.ndarray | None = None,
+    ) -> Self:
         lp = np.asarray(lp, dtype=float)
+        w = check_weights(weights, len(lp))
         self.shift_ = float(lp.mean())
-        risk = np.exp(lp - self.shift_)
+        risk = w * np.exp(lp - self.shift_)
         event = np.asarray(event, dtype=bool)
         times = np.unique(time[event])
         order = np.argsort(time)
@@ -51,7 +69,7 @@ class BreslowBaseline:
         tail = np.cumsum(risk[order][::-1])[::-1]
         first = np.searchsorted(sorted_time, times, side="left")
         at_risk = tail[first]
-        deaths = np.array([np.sum(event & (time == t)) for t in times], dtype=float)
+        deaths = np.array([np.sum(w[event & (time == t)]) for t in times], dtype=float)
         self.times_ = times
         self.cumhaz_ = np.cumsum(deaths / at_risk)
         return self
@@ -77,7 +95,14 @@ class SurvivalModel(ABC):
     kind: str = ""
 
     @abstractmethod
-    def fit(self, x: np.ndarray, time: np.ndarray, event: np.ndarray) -> Self: ...
+    def fit(
+        self,
+        x: np.ndarray,
+        time: np.ndarray,
+        event: np.ndarray,
+        weights: np.ndarray | None = None,
+    ) -> Self:
+        """Fit on encoded features; ``weights`` are optional case weights (e.g. IPTW)."""
 
     @abstractmethod
     def risk(self, x: np.ndarray) -> np.ndarray:
@@ -93,8 +118,10 @@ class BreslowModel(SurvivalModel):
 
     baseline_: BreslowBaseline
 
-    def _fit_baseline(self, x: np.ndarray, time: np.ndarray, event: np.ndarray) -> None:
-        self.baseline_ = BreslowBaseline().fit(self.risk(x), time, event)
+    def _fit_baseline(
+        self, x: np.ndarray, time: np.ndarray, event: np.ndarray, weights: np.ndarray
+    ) -> None:
+        self.baseline_ = BreslowBaseline().fit(self.risk(x), time, event, weights)
 
     def predict_survival(self, x: np.ndarray, times: np.ndarray) -> np.ndarray:
         return self.baseline_.survival(self.risk(np.asarray(x, dtype=float)), times)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter
 
-from oncology.outcomes.models.base import BreslowModel, check_survival_data
+from oncology.outcomes.models.base import BreslowModel, check_survival_data, check_weights
 
 
 class CoxModel(BreslowModel):
@@ -18,16 +18,28 @@ class CoxModel(BreslowModel):
         self.penalizer = penalizer
         self.seed = seed  # unused: the fit is deterministic
 
-    def fit(self, x: np.ndarray, time: np.ndarray, event: np.ndarray) -> Self:
+    def fit(
+        self,
+        x: np.ndarray,
+        time: np.ndarray,
+        event: np.ndarray,
+        weights: np.ndarray | None = None,
+    ) -> Self:
         x, time, event = check_survival_data(x, time, event)
+        w = check_weights(weights, len(time))
         cols = [f"x{i}" for i in range(x.shape[1])]
         frame = pd.DataFrame(x, columns=cols)
         frame["T"] = time
         frame["E"] = event.astype(int)
         self.fitter_ = CoxPHFitter(penalizer=self.penalizer)
-        self.fitter_.fit(frame, duration_col="T", event_col="E")
+        if weights is None:
+            self.fitter_.fit(frame, duration_col="T", event_col="E")
+        else:
+            # robust (sandwich) variance: lifelines' advice for non-integer weights
+            frame["W"] = w
+            self.fitter_.fit(frame, duration_col="T", event_col="E", weights_col="W", robust=True)
         self.coef_ = self.fitter_.params_.to_numpy(dtype=float)
-        self._fit_baseline(x, time, event)
+        self._fit_baseline(x, time, event, w)
         return self
 
     def risk(self, x: np.ndarray) -> np.ndarray:

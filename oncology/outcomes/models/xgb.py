@@ -7,7 +7,7 @@ from typing import Self
 import numpy as np
 import xgboost as xgb
 
-from oncology.outcomes.models.base import BreslowModel, check_survival_data
+from oncology.outcomes.models.base import BreslowModel, check_survival_data, check_weights
 
 
 class XGBCoxModel(BreslowModel):
@@ -36,15 +36,22 @@ class XGBCoxModel(BreslowModel):
             "seed": seed,
         }
 
-    def fit(self, x: np.ndarray, time: np.ndarray, event: np.ndarray) -> Self:
+    def fit(
+        self,
+        x: np.ndarray,
+        time: np.ndarray,
+        event: np.ndarray,
+        weights: np.ndarray | None = None,
+    ) -> Self:
         x, time, event = check_survival_data(x, time, event)
+        w = check_weights(weights, len(time))
         # xgboost's Cox label: time for events, -time for censored; zero would be ambiguous.
         floor = max(float(time[time > 0].min(initial=1.0)) * 1e-3, 1e-9)
         label = np.where(event, 1.0, -1.0) * np.maximum(time, floor)
         self.booster_ = xgb.train(
-            self.params, xgb.DMatrix(x, label=label), num_boost_round=self.n_estimators
+            self.params, xgb.DMatrix(x, label=label, weight=w), num_boost_round=self.n_estimators
         )
-        self._fit_baseline(x, time, event)
+        self._fit_baseline(x, time, event, w)
         return self
 
     def risk(self, x: np.ndarray) -> np.ndarray:

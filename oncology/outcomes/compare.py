@@ -1,0 +1,184 @@
+"""Treatment comparison for one patient: per-option survival, RMST and fixed-time survival.
+
+Associational evidence, not a randomised comparison. Default method: regression adjustment
+(g-computation) with one pooled survival model whose inputs are the covariates, the option
+indicators and every option x covariate product (``method="interaction"``), so each option
+gets its own covariate effects while the cohort's other patients inform them; the patient's
+curve under option a is the model's prediction with the option set to a. Confounding is handled
+by conditioning on the covariates that drove the choice (no unmeasured confounding assumed).
+Alternatives: ``method="per_option"`` (one model per option, fitted on its own patients) and
+``weighting=True`` (stabilised inverse probability of treatment weights from a multinomial
+logistic propensity model, truncated at the 1st/99th percentiles, as case weights).
+
+Tested against the simulated cohort's known truth (tests/outcomes/test_compare.py); numbers in
+docs/outcomes-models.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize
+
+from oncology.outcomes.features import FeatureEncoder, FeatureSpec
+from oncology.outcomes.models import SurvivalModel, make_model
+
+
+class ComparisonError(ValueError):
+    """The cohort cannot support a comparison (an option with too few patients, ...)."""
+
+
+def fit_propensity(x: np.ndarray, labels: np.ndarray, n_classes: int, l2: float = 1e-2):
+    """Multinomial logistic regression by L-BFGS; returns a function X -> probabilities."""
+    n, d = x.shape
+    design = np.hstack([np.ones((n, 1)), x])
+    onehot = np.eye(n_classes)[labels]
+
+    def loss(flat: np.ndarray) -> tuple[float, np.ndarray]:
+        w = flat.reshape(d + 1, n_classes)
+        logits = design @ w
+        logits -= logits.max(axis=1, keepdims=True)
+        log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        penalty = 0.5 * l2 * float(np.sum(w[1:] ** 2))
+        value = -float(np.sum(onehot * log_p)) / n + penalty
+        grad = design.T @ (np.exp(log_p) - onehot) / n
+        grad[1:] += l2 * w[1:]
+        return value, grad.ravel()
+
+    res = minimize(loss, np.zeros((d + 1) * n_classes), jac=True, method="L-BFGS-B")
+    weights = res.x.reshape(d + 1, n_classes)
+
+    def predict(x_new: np.ndarray) -> np.ndarray:
+        logits = np.hstack([np.ones((len(x_new), 1)), x_new]) @ weights
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return np.asarray(p / p.sum(axis=1, keepdims=True))
+
+    return predict
+
+
+@dataclass
+class OptionEstimate:
+    option: str
+    patients: int
+    times: np.ndarray
+    survival: np.ndarray  # survival at ``times``
+    rmst: float
+    survival_at: dict[float, float] = field(default_factory=dict)
+
+
+class TreatmentComparison:
+    """Fit once on a cohort, then compare every option for any patient."""
+
+    def __init__(
+        self,
+        specs: Sequence[FeatureSpec],
+        treatment: str,
+        model_kind: str = "cox",
+        min_patients: int = 30,
+        weighting: bool = False,
+        seed: int = 0,
+        model_params: dict[str, Any] | None = None,
+        method: str = "interaction",
+    ):
+        if method not in ("interaction", "per_option"):
+            raise ComparisonError("method must be 'interaction' or 'per_option'")
+        self.method = method
+        self.model_params = dict(model_params or {})
+        self.specs = list(specs)
+        self.treatment = treatment
+        self.model_kind = model_kind
+        self.min_patients = min_patients
+        self.weighting = weighting
+        self.seed = seed
+
+    def fit(self, frame: pd.DataFrame, time_col: str = "time", event_col: str = "event"):
+        if self.treatment not in frame.columns:
+            raise ComparisonError(f"column {self.treatment!r} is not in the cohort")
+        labels = frame[self.treatment].astype(str)
+        counts = labels.value_counts()
+        small = sorted(counts[counts < self.min_patients].index)
+        if small:
+            raise ComparisonError(
+                f"options with fewer than {self.min_patients} patients: {', '.join(small)}"
+            )
+        self.options_ = sorted(counts.index)
+        self.encoder_ = FeatureEncoder(self.specs).fit(frame)
+        x = self.encoder_.transform(frame)
+        codes = labels.map({o: i for i, o in enumerate(self.options_)}).to_numpy()
+        time = frame[time_col].to_numpy(dtype=float)
+        event = frame[event_col].to_numpy(dtype=int)
+        if self.weighting:
+            propensity = fit_propensity(x, codes, len(self.options_))(x)
+            p_own = propensity[np.arange(len(codes)), codes]
+            marginal = np.bincount(codes, minlength=len(self.options_)) / len(codes)
+            w = marginal[codes] / p_own
+            lo, hi = np.percentile(w, [1, 99])
+            self.weights_ = np.clip(w, lo, hi)
+        else:
+            self.weights_ = np.ones(len(codes))
+        self.models_: dict[str, SurvivalModel] = {}
+        self.counts_ = {o: int((codes == i).sum()) for i, o in enumerate(self.options_)}
+        if self.method == "interaction":
+            design = self._design(x, codes)
+            model = make_model(self.model_kind, seed=self.seed, **self.model_params)
+            self.pooled_ = model.fit(design, time, event, weights=self.weights_)
+            return self
+        for i, option in enumerate(self.options_):
+            mask = codes == i
+            model = make_model(self.model_kind, seed=self.seed, **self.model_params)
+            self.models_[option] = model.fit(
+                x[mask], time[mask], event[mask], weights=self.weights_[mask]
+            )
+        return self
+
+    def _design(self, x: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """[covariates, option indicators (first option = reference), option x covariates]."""
+        k = len(self.options_)
+        dummies = np.eye(k)[codes][:, 1:]
+        products = [dummies[:, j : j + 1] * x for j in range(k - 1)]
+        return np.hstack([x, dummies, *products])
+
+    def _predict(self, x: np.ndarray, option: str, times: np.ndarray) -> np.ndarray:
+        if option not in self.counts_:
+            raise ComparisonError(f"unknown option {option!r}")
+        if self.method == "interaction":
+            codes = np.full(len(x), self.options_.index(option))
+            return self.pooled_.predict_survival(self._design(x, codes), times)
+        return self.models_[option].predict_survival(x, times)
+
+    def compare(
+        self,
+        patient: pd.DataFrame,
+        horizon: float,
+        at: Sequence[float] = (),
+        steps: int = 200,
+    ) -> list[OptionEstimate]:
+        """Per-option curve on [0, horizon], RMST up to ``horizon`` and S at each of ``at``."""
+        if len(patient) != 1:
+            raise ComparisonError("compare one patient at a time")
+        x = self.encoder_.transform(patient)
+        grid = np.linspace(0.0, float(horizon), steps + 1)
+        out = []
+        for option in self.options_:
+            surv = self._predict(x, option, grid)[0]
+            points = self._predict(x, option, np.asarray(at, dtype=float))[0] if at else []
+            out.append(
+                OptionEstimate(
+                    option=option,
+                    patients=self.counts_[option],
+                    times=grid,
+                    survival=surv,
+                    rmst=float(np.trapezoid(surv, grid)),
+                    survival_at={float(t): float(s) for t, s in zip(at, points, strict=True)},
+                )
+            )
+        return out
+
+    def survival_matrix(self, frame: pd.DataFrame, option: str, times: np.ndarray) -> np.ndarray:
+        """Predicted S(t) under ``option`` for every row of ``frame`` (patients x times)."""
+        return self._predict(self.encoder_.transform(frame), option, np.asarray(times, dtype=float))

@@ -1,0 +1,83 @@
+"""Treatment comparison recovers the simulated cohort's known per-option survival."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from lifelines import KaplanMeierFitter
+
+from oncology.outcomes import simulate
+from oncology.outcomes.compare import ComparisonError, TreatmentComparison, fit_propensity
+from oncology.outcomes.features import FeatureEncoder
+
+T36 = np.array([36.0])
+
+
+@pytest.fixture(scope="module")
+def fitted() -> TreatmentComparison:
+    cohort = simulate.simulate_cohort(n=3000, seed=0)
+    return TreatmentComparison(simulate.feature_specs(), "treatment").fit(cohort.frame)
+
+
+@pytest.fixture(scope="module")
+def new_patients():
+    return simulate.simulate_cohort(n=300, seed=99).covariates
+
+
+def test_per_option_3_year_survival_is_close_to_the_truth(fitted, new_patients) -> None:
+    errors = []
+    for option in simulate.OPTIONS:
+        est = fitted.survival_matrix(new_patients, option, T36)[:, 0]
+        truth = simulate.true_survival(new_patients, option, T36)[:, 0]
+        errors.append(np.abs(est - truth).mean())
+        # the cohort-average 3-year survival under each option
+        assert abs(est.mean() - truth.mean()) < 0.045, option
+    assert np.mean(errors) < 0.04
+
+
+def test_adjustment_removes_most_of_the_confounding(fitted, new_patients) -> None:
+    frame = simulate.simulate_cohort(n=3000, seed=0).frame
+    arm = frame[frame["treatment"] == "surgery"]
+    naive = float(KaplanMeierFitter().fit(arm["time"], arm["event"]).predict(36.0))
+    truth = simulate.true_survival(new_patients, "surgery", T36).mean()
+    adjusted = fitted.survival_matrix(new_patients, "surgery", T36).mean()
+    assert abs(naive - truth) > 0.1
+    assert abs(adjusted - truth) < abs(naive - truth) / 3
+
+
+def test_compare_one_patient_gives_curves_rmst_and_fixed_times(fitted, new_patients) -> None:
+    patient = new_patients.iloc[[0]]
+    arms = simulate.simulate_cohort(n=3000, seed=0).frame["treatment"].value_counts()
+    result = fitted.compare(patient, horizon=60.0, at=[12.0, 24.0, 60.0])
+    assert [r.option for r in result] == sorted(simulate.OPTIONS)
+    for r in result:
+        assert r.survival[0] == pytest.approx(1.0)
+        assert (np.diff(r.survival) <= 1e-12).all()
+        assert r.rmst == pytest.approx(np.trapezoid(r.survival, r.times))
+        true_rmst = simulate.true_rmst(patient, r.option, 60.0)[0]
+        assert abs(r.rmst - true_rmst) < 6.0  # months, out of 60
+        assert r.survival_at[60.0] < r.survival_at[12.0]
+        assert r.patients == arms[r.option]
+
+
+def test_propensity_model_recovers_assignment_probabilities() -> None:
+    cohort = simulate.simulate_cohort(n=3000, seed=5)
+    enc = FeatureEncoder(simulate.feature_specs())
+    x = enc.fit_transform(cohort.frame)
+    codes = cohort.frame["treatment"].map({o: i for i, o in enumerate(simulate.OPTIONS)})
+    predict = fit_propensity(x, codes.to_numpy(), len(simulate.OPTIONS))
+    truth = simulate.assignment_probabilities(cohort.covariates).to_numpy()
+    assert np.abs(predict(x) - truth).mean() < 0.04
+
+
+def test_weighted_per_option_variant_runs_and_refuses_small_arms() -> None:
+    frame = simulate.simulate_cohort(n=800, seed=2).frame
+    tc = TreatmentComparison(
+        simulate.feature_specs(), "treatment", method="per_option", weighting=True
+    ).fit(frame)
+    assert tc.weights_.min() > 0
+    assert len(tc.compare(frame.iloc[[0]], horizon=24.0)) == len(simulate.OPTIONS)
+    with pytest.raises(ComparisonError, match="fewer than 500 patients"):
+        TreatmentComparison(simulate.feature_specs(), "treatment", min_patients=500).fit(frame)
+    with pytest.raises(ComparisonError, match="compare one patient"):
+        tc.compare(frame.iloc[:2], horizon=24.0)
