@@ -14,7 +14,7 @@ MR and PET carry in rotated corners; eroded 2 voxels in-plane against interpolat
 Without them the STS_001 MR slid ~150 mm away (14 degrees with the moving mask alone): mutual
 information grows when the MR's bright fat and zero padding are matched to the air around the
 CT's patient, a match that improves as the overlap shrinks. With them it lands on the femoral
-shaft within 2 mm (median; tests/imaging/test_dicom_registration.py measures it).
+shaft within 2.4 mm (median; tests/imaging/test_dicom_registration.py measures it).
 
 Initialisation: series of one patient in DICOM patient coordinates (same scanner session, or
 PET/CT) are already roughly aligned, so the default starts from the identity (the STS_001 MR
