@@ -89,6 +89,11 @@ class Shape:
         return 2.0 * np.sqrt(np.clip(self.eigenvalues, 0, None))
 
     @cached_property
+    def pair_sums(self) -> tuple[float, float, float, float, int]:
+        """Moran's I and Geary's C share these all-pairs sums: computed once (see _pair_sums)."""
+        return _pair_sums(self)
+
+    @cached_property
     def aabb(self) -> np.ndarray:
         v = self.mesh[0]
         return v.max(axis=0) - v.min(axis=0)
@@ -300,7 +305,7 @@ def _pair_sums(s: Shape) -> tuple[float, float, float, float, int]:
 def morans_i(s: Shape) -> float:
     """Moran's I index (N365): N_v / sum w_ij x sum w_ij (X_i - mu)(X_j - mu) / sum (X_k - mu)^2,
     w_ij = 1 / ||r_i - r_j|| for i != j over the intensity mask."""
-    sw, sxy, _, ss, n = _pair_sums(s)
+    sw, sxy, _, ss, n = s.pair_sums
     return n / sw * sxy / ss
 
 
@@ -308,7 +313,7 @@ def morans_i(s: Shape) -> float:
 def gearys_c(s: Shape) -> float:
     """Geary's C measure (NPT7): (N_v - 1) / (2 sum w_ij) x sum w_ij (X_i - X_j)^2
     / sum (X_k - mu)^2, w_ij = 1 / ||r_i - r_j|| for i != j."""
-    sw, _, sdd, ss, n = _pair_sums(s)
+    sw, _, sdd, ss, n = s.pair_sums
     return (n - 1) / (2 * sw) * sdd / ss
 
 
