@@ -28,23 +28,29 @@ from imaging.views_viewer import (
     _user,
     _viewing_open,
 )
+from oncology.selectors import patient_get
 from oncology.views import person_required
 
 
 def _fusion_pair(
     request: HttpRequest, public_id: uuid.UUID, series_id: uuid.UUID, moving_id: uuid.UUID
 ) -> tuple[Series, Series, str]:
-    """(fixed, moving, registration) after the access checks; audits the moving series too."""
-    patient, fixed = _series_for_image(request, public_id, series_id, "fusion")
-    moving = _series_of(patient, moving_id)
-    images = fixed.modality not in viewer_series.MASK_MODALITIES
-    if moving.pk == fixed.pk or not images or moving.modality in viewer_series.MASK_MODALITIES:
+    """(fixed, moving, registration) after the access checks and the parameter checks, then
+    the audit of both series (outside an open viewing): a refused request writes nothing."""
+    patient = patient_get(user=_user(request), public_id=public_id, audit_action=None)
+    fixed, moving = _series_of(patient, series_id), _series_of(patient, moving_id)
+    masks = viewer_series.MASK_MODALITIES
+    if moving.pk == fixed.pk or fixed.modality in masks or moving.modality in masks:
         raise Http404("No such series to fuse")
-    if not _viewing_open(request, moving):
-        _audit_series_view(request, patient, moving, "fusion")
     registration = request.GET.get("registration") or fusion.default_registration(fixed, moving)
     if registration not in fusion.REGISTRATIONS:
         raise Http404("No such registration")
+    colour_map = request.GET.get("cmap")
+    if colour_map is not None and colour_map not in fusion.COLOUR_MAPS:
+        raise Http404("No such colour map")
+    for series in (fixed, moving):
+        if not _viewing_open(request, series):
+            _audit_series_view(request, patient, series, "fusion")
     return fixed, moving, registration
 
 
@@ -156,7 +162,5 @@ def fusion_slice(
     center = _float_param(request, "wc", report.window[0])
     width = max(1.0, _float_param(request, "ww", report.window[1]))
     colour_map = request.GET.get("cmap") or fusion.default_colour_map(report.moving_modality)
-    if colour_map not in fusion.COLOUR_MAPS:
-        raise Http404("No such colour map")
     png = fusion.render_fused_png(fused, axis, index, center, width, colour_map)
     return HttpResponse(png, content_type="image/png")

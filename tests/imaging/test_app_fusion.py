@@ -322,3 +322,13 @@ def test_the_page_offers_the_fused_display_from_a_static_script(
     assert 'src="/static/js/viewer-fusion.js"' in html
     assert 'id="viewer-fusion-series"' in html
     assert "<script>" not in html
+
+
+def test_a_refused_request_writes_no_audit_event(
+    world: World, ct: Series, mr: Series, member_client: Client
+) -> None:
+    AuditEvent.objects.all().delete()
+    assert _status(member_client, world, ct, mr, registration="elastic").status_code == 404
+    url = _url("viewer-fusion-slice", world, ct, moving_id=mr.public_id, axis="axial", index=0)
+    assert member_client.get(url, {"registration": "scanner", "cmap": "jet"}).status_code == 404
+    assert not AuditEvent.objects.exists()

@@ -107,7 +107,7 @@ def _femur_centres(
         if not found or min(found, key=lambda f: f[0])[0] > 15:
             continue
         previous = min(found, key=lambda f: f[0])[1]
-        centres.append(volume.index_to_patient([[*previous, k]])[0])
+        centres.append(volume.index_to_patient(np.array([[*previous, k]]))[0])
     return np.array(centres)
 
 
