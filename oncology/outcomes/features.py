@@ -27,6 +27,9 @@ Kind = Literal["numeric", "binary", "categorical"]
 # frequent value; indicator: impute the median and add a 0/1 "<name>__missing" column;
 # category: a missing categorical value becomes its own level "missing".
 MissingPolicy = Literal["reject", "median", "mode", "indicator", "category"]
+# numeric features only: "log1p" takes log(1 + x) before imputation and standardisation (for
+# skewed non-negative values such as node counts and receptor levels)
+Transform = Literal["none", "log1p"]
 
 SOURCES: tuple[str, ...] = ("clinical", "radiomics", "genomics")
 KINDS: tuple[str, ...] = ("numeric", "binary", "categorical")
@@ -44,6 +47,7 @@ class FeatureSpec:
     kind: Kind = "numeric"
     missing: MissingPolicy = "median"
     description: str = ""
+    transform: Transform = "none"
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -56,6 +60,10 @@ class FeatureSpec:
             raise FeatureError(f"{self.name}: missing-value policy must be one of {POLICIES}")
         if self.missing == "category" and self.kind != "categorical":
             raise FeatureError(f"{self.name}: policy 'category' is for categorical features")
+        if self.transform not in ("none", "log1p"):
+            raise FeatureError(f"{self.name}: transform must be 'none' or 'log1p'")
+        if self.transform != "none" and self.kind != "numeric":
+            raise FeatureError(f"{self.name}: transforms apply to numeric features only")
         if self.missing in ("median", "indicator") and self.kind == "categorical":
             raise FeatureError(f"{self.name}: categorical features take 'mode' or 'category'")
 
@@ -66,6 +74,7 @@ class FeatureSpec:
             "kind": self.kind,
             "missing": self.missing,
             "description": self.description,
+            "transform": self.transform,
         }
 
 
@@ -73,7 +82,8 @@ def infer_specs(frame: pd.DataFrame, exclude: Iterable[str] = ()) -> list[Featur
     """Specifications for every column not in ``exclude`` (used by the command-line tool).
 
     Numeric columns with two distinct values {0, 1} are binary, other numeric columns numeric
-    (missing: median plus indicator when any value is missing), everything else categorical
+    (missing: median plus indicator when any value is missing; log(1 + x) when the values are
+    non-negative and strongly right-skewed, skewness > 2), everything else categorical
     (missing: its own level). All are declared clinical.
     """
     skip = set(exclude)
@@ -89,7 +99,12 @@ def infer_specs(frame: pd.DataFrame, exclude: Iterable[str] = ()) -> list[Featur
             specs.append(FeatureSpec(str(name), kind="binary", missing="mode"))
         elif pd.api.types.is_numeric_dtype(col):
             policy: MissingPolicy = "indicator" if has_missing else "median"
-            specs.append(FeatureSpec(str(name), kind="numeric", missing=policy))
+            values = col.dropna().astype(float)
+            skewed = bool((values >= 0).all() and values.nunique() > 2 and values.skew() > 2)
+            transform: Transform = "log1p" if skewed else "none"
+            specs.append(
+                FeatureSpec(str(name), kind="numeric", missing=policy, transform=transform)
+            )
         else:
             specs.append(FeatureSpec(str(name), kind="categorical", missing="category"))
     return specs
@@ -224,4 +239,8 @@ class FeatureEncoder:
             raise FeatureError(f"{spec.name}: expected numbers") from exc
         if spec.kind == "binary" and not set(np.unique(numeric[~np.isnan(numeric)])) <= {0, 1}:
             raise FeatureError(f"{spec.name}: a binary feature takes 0 or 1")
+        if spec.transform == "log1p":
+            if (numeric[~np.isnan(numeric)] < 0).any():
+                raise FeatureError(f"{spec.name}: log1p needs non-negative values")
+            numeric = np.log1p(numeric)
         return np.asarray(numeric)

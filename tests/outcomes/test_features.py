@@ -98,3 +98,17 @@ def test_simulated_cohort_specs_encode_without_missing_values() -> None:
     assert x.shape == (50, len(enc.columns_))
     assert np.isfinite(x).all()
     assert {s.source for s in enc.specs} == {"clinical", "radiomics", "genomics"}
+
+
+def test_log1p_transform_for_skewed_counts() -> None:
+    nodes = [0.0] * 20 + [1.0, 2.0, 3.0, 40.0]
+    specs = infer_specs(pd.DataFrame({"nodes": nodes, "age": np.linspace(30, 80, 24)}))
+    assert [(s.name, s.transform) for s in specs] == [("nodes", "log1p"), ("age", "none")]
+    enc = FeatureEncoder([FeatureSpec("n", transform="log1p")])
+    enc.fit(pd.DataFrame({"n": [0.0, np.e - 1.0]}))  # log1p -> 0 and 1: mean 0.5, sd 0.5
+    got = enc.transform(pd.DataFrame({"n": [np.e**2 - 1.0]}))
+    np.testing.assert_allclose(got[:, 0], [(2.0 - 0.5) / 0.5])
+    with pytest.raises(FeatureError, match="log1p needs non-negative"):
+        enc.transform(pd.DataFrame({"n": [-3.0]}))
+    with pytest.raises(FeatureError, match="numeric features only"):
+        FeatureSpec("m", kind="binary", missing="mode", transform="log1p")

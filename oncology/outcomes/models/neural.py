@@ -35,11 +35,11 @@ class NeuralCoxModel(BreslowModel):
 
     def __init__(
         self,
-        hidden: int = 32,
-        dropout: float = 0.1,
-        epochs: int = 150,
+        hidden: int = 16,
+        dropout: float = 0.3,
+        epochs: int = 100,
         learning_rate: float = 0.01,
-        weight_decay: float = 1e-3,
+        weight_decay: float = 1e-2,
         seed: int = 0,
     ):
         self.hidden = hidden
@@ -48,6 +48,10 @@ class NeuralCoxModel(BreslowModel):
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.seed = seed
+
+    # Defaults: small and strongly regularised. Wider (32 units), longer (150 epochs) and less
+    # regularised networks over-fitted the public cohorts (Harrell C 0.67 vs 0.71 on GBSG2,
+    # 0.60 vs 0.67 on colon, 3 splits of the validation protocol).
 
     def _network(self, n_features: int) -> nn.Module:
         return nn.Sequential(
