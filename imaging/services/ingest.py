@@ -242,7 +242,8 @@ class IngestBatch:
         series' count (ingest_sql); None otherwise."""
         if not ingest_sql.available():
             return None
-        if self.audit and len(self._unaudited) + 1 >= self.audit_every:
+        in_request = transaction.get_connection().in_atomic_block
+        if self.audit and not in_request and len(self._unaudited) + 1 >= self.audit_every:
             return None  # this instance's transaction carries the audit events
         p, patient = item.parsed, self._target(item)
         study, series = self._studies.get(p.study_uid), self._series.get(p.series_uid)
@@ -337,6 +338,16 @@ class IngestBatch:
             self._buffer = again
 
     def _flush(self, items: list[_Pending]) -> None:
+        if len(items) == 1 and ingest_sql.available():
+            # One file (an upload of one file a request, C-STORE's first instance): when its
+            # rows exist already, one statement replaces the ORM step's five round trips.
+            self._find_patients(items)
+            if self._target(items[0]) is not None:
+                self._load_rows(items)
+                rows = self._fast_path(items[0])
+                if rows is not None:
+                    self._index_one(items[0], *rows)
+                    return
         try:
             for attempt in range(_ATTEMPTS):
                 known = _known_uids([i.parsed.sop_instance_uid for i in items])

@@ -8,9 +8,10 @@ statement does the same work in one: it inserts the row unless the SOP Instance 
 stored or held, bumps the series' instance count when it did, and, being one statement in
 autocommit, is committed (or not at all) when it returns.
 
-Used only when the association's patient, study and series rows are known and nothing else
-(a new study or series, a new modality, an audit event) must be written with the instance;
-the ORM path in imaging/services/ingest.py does everything else.
+Used for one instance at a time (C-STORE, an upload of one file a request) when its patient,
+study and series rows exist and nothing else (a new study or series, a new modality, an audit
+event) must be written with it; the ORM path in imaging/services/ingest.py does everything
+else, and batches of many instances (one INSERT for all).
 """
 
 from __future__ import annotations
@@ -43,8 +44,10 @@ _COLUMNS = (
 
 
 def available() -> bool:
-    """Outside a transaction on PostgreSQL (data-modifying WITH and ON CONFLICT)."""
-    return connection.vendor == "postgresql" and not connection.in_atomic_block
+    """On PostgreSQL (data-modifying WITH and ON CONFLICT). Inside a request's transaction the
+    statement needs no savepoint: it raises no unique violation (ON CONFLICT DO NOTHING), and
+    any other error fails the request, which rolls back."""
+    return connection.vendor == "postgresql"
 
 
 def _column(model: type[Model], name: str) -> str:
