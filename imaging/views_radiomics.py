@@ -30,6 +30,7 @@ from imaging.services.radiomics import (
     REQUESTABLE_PRESETS,
     RadiomicsRequestError,
     batch_counts,
+    batch_plans,
     batch_summary,
     radiomics_batch_create,
     radiomics_csv,
@@ -176,7 +177,8 @@ def batch_list(request: HttpRequest) -> HttpResponse:
         return _create_batch(request)
     shown = list(radiomics_batch_list(user=user)[:100])
     counts = batch_counts(b.pk for b in shown)
-    batches = [{"batch": b, "counts": counts[b.pk]} for b in shown]
+    plans = batch_plans(shown)
+    batches = [{"batch": b, "counts": counts[b.pk], "plan": plans[b.pk]} for b in shown]
     context = {"batches": batches, "presets": REQUESTABLE_PRESETS}
     return render(request, "imaging/radiomics_batches.html", context)
 
@@ -198,7 +200,7 @@ def _create_batch(request: HttpRequest) -> HttpResponse:
     institution = user.institution
     if institution is None:  # batch_patients refuses this already
         raise PermissionDenied("This account belongs to no institution.")
-    created = radiomics_batch_create(
+    batch = radiomics_batch_create(
         actor=user,
         institution=institution,
         patients=patients,
@@ -206,15 +208,8 @@ def _create_batch(request: HttpRequest) -> HttpResponse:
         modality=request.POST.get("modality", "").strip().upper()[:16],
         mask_label=request.POST.get("mask_label", "")[:64],
     )
-    new = sum(r.created for r in created.runs)
-    messages.success(
-        request,
-        f"Batch started: {len(created.runs)} runs, {new} queued, "
-        f"{len(created.runs) - new} computed before.",
-    )
-    return redirect(
-        reverse("imaging:radiomics-batch", kwargs={"batch_id": created.batch.public_id})
-    )
+    messages.success(request, "Batch started: its runs are being planned.")
+    return redirect(reverse("imaging:radiomics-batch", kwargs={"batch_id": batch.public_id}))
 
 
 @person_required
@@ -223,11 +218,15 @@ def batch_detail(request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
     batch, runs = radiomics_batch_get(user=_user(request), batch_public_id=batch_id)
     rows = [_row(r) for r in runs]
     counts = batch_summary(runs)
+    plan = batch_plans([batch])[batch.pk]
+    planning = plan["status"] in ("queued", "running")
     context = {
         "batch": batch,
         "rows": rows,
         "counts": counts,
-        "refresh": REFRESH_SECONDS if counts["queued"] or counts["running"] else None,
+        "plan": plan,
+        "planning": planning,
+        "refresh": REFRESH_SECONDS if planning or counts["queued"] or counts["running"] else None,
     }
     return render(request, "imaging/radiomics_batch.html", context)
 

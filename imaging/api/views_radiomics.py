@@ -29,6 +29,7 @@ from imaging.services.radiomics import (
     REQUESTABLE_PRESETS,
     RadiomicsRequestError,
     batch_counts,
+    batch_plans,
     batch_summary,
     radiomics_batch_create,
     radiomics_csv,
@@ -138,11 +139,21 @@ class BatchRequestSerializer(serializers.Serializer):
     )
 
 
+class BatchPlanSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text="queued, running, succeeded or failed.")
+    error = serializers.CharField(allow_blank=True)
+    progress = serializers.DictField(allow_null=True, help_text="patients done of total.")
+    result = serializers.DictField(
+        child=serializers.IntegerField(), required=False, help_text="patients, runs, queued."
+    )
+
+
 class BatchSerializer(serializers.Serializer):
     public_id = serializers.UUIDField()
     preset = serializers.CharField()
     settings_hash = serializers.CharField()
     created_at = serializers.DateTimeField()
+    plan = BatchPlanSerializer(help_text="The job that creates the batch's runs.")
     counts = serializers.DictField(child=serializers.IntegerField())
 
 
@@ -256,6 +267,7 @@ def _batch_body(batch: RadiomicsBatch, runs: list[RadiomicsRun]) -> dict[str, An
         "preset": batch.preset,
         "settings_hash": batch.settings_hash,
         "created_at": batch.created_at,
+        "plan": batch_plans([batch])[batch.pk],
         "counts": batch_summary(runs),
         "runs": runs,
     }
@@ -272,12 +284,14 @@ class BatchListView(APIView):
         batches = radiomics_batch_list(user=_user(request))
         shown = list(batches[:200])
         counts = batch_counts(b.pk for b in shown)
+        plans = batch_plans(shown)
         body = [
             {
                 "public_id": b.public_id,
                 "preset": b.preset,
                 "settings_hash": b.settings_hash,
                 "created_at": b.created_at,
+                "plan": plans[b.pk],
                 "counts": counts[b.pk],
             }
             for b in shown
@@ -290,9 +304,9 @@ class BatchListView(APIView):
         responses={202: BatchDetailSerializer, **ERROR_RESPONSES},
         description=(
             "One run per (image series, mask) of the chosen patients that the caller may see, "
-            "each its own job so that the batch fans out over the workers. Inputs computed "
-            "before are reused, not computed again. Oncologists, data managers and hospital "
-            "systems."
+            "each its own job so that the batch fans out over the workers. A planning job "
+            "creates the runs (`plan`); poll the batch. Inputs computed before are reused, not "
+            "computed again. Oncologists, data managers and hospital systems."
         ),
     )
     def post(self, request: Request) -> Response:
@@ -303,7 +317,7 @@ class BatchListView(APIView):
         institution = user.institution
         if institution is None:  # batch_patients refuses this already; for the type checker
             raise exceptions.PermissionDenied("This account belongs to no institution.")
-        created = radiomics_batch_create(
+        batch = radiomics_batch_create(
             actor=user,
             institution=institution,
             patients=patients,
@@ -311,10 +325,8 @@ class BatchListView(APIView):
             modality=data.validated_data["modality"],
             mask_label=data.validated_data["mask_label"],
         )
-        runs = [r.run for r in created.runs]
         return Response(
-            BatchDetailSerializer(_batch_body(created.batch, runs)).data,
-            status=status.HTTP_202_ACCEPTED,
+            BatchDetailSerializer(_batch_body(batch, [])).data, status=status.HTTP_202_ACCEPTED
         )
 
 

@@ -343,10 +343,11 @@ def radiomics_runs_for_arrived_mask_series(
 # --- batches -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class BatchRequest:
-    batch: RadiomicsBatch
-    runs: list[RunRequest]
+PLAN_JOB_KIND = "radiomics_batch_plan"
+
+
+def _plan_key(batch: RadiomicsBatch) -> str:
+    return f"{PLAN_JOB_KIND}:{batch.public_id}"
 
 
 def radiomics_batch_create(
@@ -357,14 +358,19 @@ def radiomics_batch_create(
     preset: str,
     modality: str = "",
     mask_label: str = "",
-) -> BatchRequest:
-    """A cohort extraction: one run per (image series, mask) of `patients` (already filtered to
-    those `actor` may see), each its own job so that the batch fans out over the workers.
-    Optional filters: the series' modality, a case-insensitive part of the mask label. Runs
-    whose inputs were computed before are reused. One CREATE event per patient with new runs,
-    one VIEW event per patient whose runs were all reused (detail: count)."""
+) -> RadiomicsBatch:
+    """A cohort extraction over `patients` (already filtered to those `actor` may see).
+
+    Listing a cohort's masks reads every structure set's header from storage (seconds to
+    minutes for a large cohort), so the request only stores the batch and queues a planning job
+    (`radiomics_batch_plan`); that job makes one run per (image series, mask), each with its
+    own job, so that the runs fan out over the workers. Optional filters: the series' modality,
+    a case-insensitive part of the mask label. One CREATE event for the request (the number of
+    patients; the plan writes one event per patient). RadiomicsRequestError for a bad preset.
+    """
     settings = preset_settings(preset)
     settings_data, settings_hash = settings_canonical(settings)
+    patient_ids = [p.pk for p in patients]
     batch = RadiomicsBatch.objects.create(
         institution=institution,
         preset=preset,
@@ -372,10 +378,53 @@ def radiomics_batch_create(
         settings_hash=settings_hash,
         created_by=actor,
     )
-    label_part = mask_label.strip().lower()
-    runs: list[RunRequest] = []
+    job_enqueue(
+        kind=PLAN_JOB_KIND,
+        payload={
+            "batch_id": batch.pk,
+            "patient_ids": patient_ids,
+            "modality": modality.strip().upper(),
+            "mask_label": mask_label.strip(),
+        },
+        idempotency_key=_plan_key(batch),
+        created_by=actor,
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE,
+        object_type=AUDIT_BATCH,
+        object_id=batch.public_id,
+        institution_id=institution.pk,
+        detail={"count": len(patient_ids)},
+    )
+    return batch
+
+
+def radiomics_batch_plan(*, batch: RadiomicsBatch, job: Job) -> dict[str, int]:
+    """The planning job's work: one run per (image series, mask) of the batch's patients that
+    its creator may still see, reusing runs computed before (a reused run without a batch joins
+    this one). One event per patient touched: CREATE when runs were queued for them, else VIEW
+    (detail: count). Progress: patients done of total."""
+    from oncology.selectors import patient_visible_queryset
+
+    payload = job.payload
+    creator = batch.created_by
+    if creator is None:
+        raise JobError(f"batch {batch.public_id} has no creator left to check access for")
+    settings = preset_settings(batch.preset)
+    if settings_canonical(settings)[1] != batch.settings_hash:
+        raise JobError(f"batch {batch.public_id}: preset {batch.preset} changed since the request")
+    patients = list(
+        patient_visible_queryset(user=creator)
+        .filter(pk__in=payload["patient_ids"], institution_id=batch.institution_id)
+        .order_by("pk")
+    )
+    label_part = str(payload.get("mask_label", "")).lower()
+    modality = str(payload.get("modality", ""))
+    total, new = 0, 0
     events = []
-    for patient in patients:
+    for done, patient in enumerate(patients):
+        job_progress_set(job, stage="planning", done=done, total=len(patients))
         series_qs = Series.objects.filter(study__patient=patient).select_related("study")
         if modality:
             series_qs = series_qs.filter(modality=modality)
@@ -386,11 +435,11 @@ def radiomics_batch_create(
                     continue
                 patient_runs.append(
                     _run_request(
-                        actor=actor,
+                        actor=creator,
                         patient=patient,
                         series=series,
                         mask=mask,
-                        preset=preset,
+                        preset=batch.preset,
                         settings=settings,
                         batch=batch,
                         retry=False,
@@ -408,9 +457,34 @@ def radiomics_batch_create(
                     "detail": {"count": len(patient_runs)},
                 }
             )
-        runs.extend(patient_runs)
-    audit_record_many(actor=actor, events=events)
-    return BatchRequest(batch, runs)
+            total += len(patient_runs)
+            new += created
+    audit_record_many(actor=creator, events=events)
+    return {"patients": len(patients), "runs": total, "queued": new}
+
+
+def batch_plans(batches: Iterable[RadiomicsBatch]) -> dict[int, dict[str, Any]]:
+    """Each batch's planning job state, in one query: status (queued, running, succeeded,
+    failed), error, progress while running, and once planned its result (patients, runs,
+    queued)."""
+    batches = list(batches)
+    jobs = {
+        j.idempotency_key: j
+        for j in Job.objects.filter(idempotency_key__in=[_plan_key(b) for b in batches])
+    }
+    out: dict[int, dict[str, Any]] = {}
+    for batch in batches:
+        job = jobs.get(_plan_key(batch))
+        if job is None:
+            out[batch.pk] = {"status": "failed", "error": "no planning job", "progress": None}
+            continue
+        out[batch.pk] = {
+            "status": str(job.status),
+            "error": job.error,
+            "progress": job_progress(job) if job.status == JobStatus.RUNNING else None,
+            "result": job.result or {},
+        }
+    return out
 
 
 def batch_counts(batch_ids: Iterable[int]) -> dict[int, dict[str, int]]:

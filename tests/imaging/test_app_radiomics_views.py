@@ -228,7 +228,7 @@ def test_a_batch_filters_by_research_id_and_mask_label_and_reuses_computed_runs(
                 "research_ids": f"{second.research_id}\n{world.patient.research_id}",
             },
         )
-    jobs = Job.objects.count()
+    jobs = Job.objects.filter(kind=svc.JOB_KIND).count()
     with on_commit():
         client.post(
             reverse("imaging:radiomics-batches"),
@@ -236,7 +236,8 @@ def test_a_batch_filters_by_research_id_and_mask_label_and_reuses_computed_runs(
         )
     later = RadiomicsBatch.objects.order_by("-pk").first()
     assert later is not None
-    assert Job.objects.count() == jobs  # the GTV-2 run was computed by the first batch
+    # The GTV-2 run was computed by the first batch: no new run job.
+    assert Job.objects.filter(kind=svc.JOB_KIND).count() == jobs
     listing = client.get(reverse("imaging:radiomics-batches")).content.decode()
     assert str(later.public_id) in listing
 
@@ -267,12 +268,14 @@ def test_a_hospital_system_runs_a_batch_over_its_institution_through_the_api(
         )
     assert response.status_code == 202
     body = response.json()
-    # An integration client sees every patient of its institution, the hidden one included.
-    assert body["counts"]["total"] == 3
+    assert body["plan"]["status"] == "queued"  # planned by a job after the commit
     detail = api_integration.get(
         reverse("api-radiomics-batch-detail", kwargs={"batch_id": body["public_id"]})
     ).json()
+    # An integration client sees every patient of its institution, the hidden one included.
     assert detail["counts"] == {"queued": 0, "running": 0, "succeeded": 3, "failed": 0, "total": 3}
+    assert detail["plan"]["status"] == "succeeded"
+    assert detail["plan"]["result"] == {"patients": 3, "runs": 3, "queued": 3}
     assert {r["status"] for r in detail["runs"]} == {"succeeded"}
     listed = api_integration.get(reverse("api-radiomics-batch-list")).json()
     assert [b["public_id"] for b in listed] == [body["public_id"]]
@@ -295,35 +298,53 @@ def test_a_batch_request_with_a_bad_preset_or_patient_id_creates_nothing(
 def test_batch_status_aggregates_queued_runs(
     world: World, cohort: dict[str, Any], api_integration: APIClient
 ) -> None:
-    # Without on_commit the jobs stay queued: the batch reports them so.
+    from core.jobs import job_execute
+
     body = api_integration.post(
         reverse("api-radiomics-batch-list"), {"preset": "ibsi-A"}, format="json"
     ).json()
-    assert body["counts"]["queued"] == 3
+    detail_url = reverse("api-radiomics-batch-detail", kwargs={"batch_id": body["public_id"]})
+    assert api_integration.get(detail_url).json()["counts"]["total"] == 0  # not planned yet
+    # Plan now, in this (never committed) test transaction: the runs' jobs stay queued.
+    plan = Job.objects.get(kind=svc.PLAN_JOB_KIND)
+    assert job_execute(plan.pk) == ("succeeded", 0)
+    detail = api_integration.get(detail_url).json()
+    assert detail["counts"]["queued"] == 3
     listed = api_integration.get(reverse("api-radiomics-batch-list")).json()
-    assert listed[0]["counts"] == body["counts"]
+    assert listed[0]["counts"] == detail["counts"]
+    assert listed[0]["plan"]["status"] == "succeeded"
     Job.objects.filter(kind=svc.JOB_KIND).update(status=JobStatus.FAILED, error="JobError: x")
-    detail = api_integration.get(
-        reverse("api-radiomics-batch-detail", kwargs={"batch_id": body["public_id"]})
-    ).json()
+    detail = api_integration.get(detail_url).json()
     assert detail["counts"]["failed"] == 3
     assert {r["error"] for r in detail["runs"]} == {"JobError: x"}
 
 
-def test_a_running_run_shows_its_progress_on_the_page(
-    world: World, series: Series, member_client: Client
+def test_the_plan_audits_one_event_per_patient_as_the_creator_on_the_job_channel(
+    world: World, cohort: dict[str, Any], on_commit: Any
 ) -> None:
-    from core.jobs import job_progress_set
+    client = _client(world.oncologist)
+    with on_commit():
+        client.post(reverse("imaging:radiomics-batches"), {"preset": "ibsi-A"})
+    batch = RadiomicsBatch.objects.get()
+    events = AuditEvent.objects.filter(object_type="radiomics_batch", object_id=batch.public_id)
+    request_event = events.get(patient_id__isnull=True)
+    assert (request_event.action, request_event.detail) == ("create", {"count": 2})
+    planned = events.filter(patient_id__isnull=False)
+    assert sorted(e.patient_id for e in planned) == sorted(p.pk for p in cohort["visible"])
+    assert {(e.action, e.channel, e.actor_username) for e in planned} == {
+        ("create", "job", "oncologist")
+    }
 
-    member_client.post(_page(world), {"target": _target(series), "preset": "ibsi-A"})
-    job = RadiomicsRun.objects.get().job
-    assert job is not None
-    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, attempts=1)
-    job.refresh_from_db()
-    job_progress_set(job, stage="features", family="glcm", done=5, total=11)
 
-    page = member_client.get(_page(world)).content.decode()
+def test_a_patient_who_left_the_creators_teams_before_planning_is_left_out(
+    world: World, cohort: dict[str, Any], on_commit: Any
+) -> None:
+    from core.jobs import job_execute
 
-    assert "features · 5/11 families" in page
-    assert '<progress max="100" value="45"' in page
-    assert 'http-equiv="refresh"' in page
+    client = _client(world.oncologist)
+    client.post(reverse("imaging:radiomics-batches"), {"preset": "ibsi-A"})
+    second = cohort["visible"][1]
+    second.care_teams.clear()  # access changes between the request and the plan
+    plan = Job.objects.get(kind=svc.PLAN_JOB_KIND)
+    job_execute(plan.pk)
+    assert {r.patient for r in RadiomicsRun.objects.all()} == {world.patient}

@@ -1,6 +1,7 @@
 """Radiomics jobs on a real Celery worker (Redis broker, PostgreSQL): a run requested through
 the API is computed by the worker; a worker killed mid-run leaves nothing written and the
-reconciler's re-sent job finishes it once; a cohort batch fans out one job per run."""
+reconciler's re-sent job finishes it once; a cohort batch is planned by a job that fans out one
+job per run; progress crosses processes through the shared cache."""
 
 from __future__ import annotations
 
@@ -16,7 +17,12 @@ from rest_framework.test import APIClient
 from core.jobs import jobs_reconcile
 from core.models import AuditEvent, Job, JobStatus, Role
 from imaging.models import RadiomicsRun, Series
-from imaging.services.radiomics import JOB_KIND, run_progress, series_radiomics_masks
+from imaging.services.radiomics import (
+    JOB_KIND,
+    PLAN_JOB_KIND,
+    run_progress,
+    series_radiomics_masks,
+)
 from tests.conftest import World
 from tests.factories import PatientFactory, UserFactory
 from tests.imaging.viewer_data import LESION, store_ct_with_structure_set, synthetic_hu
@@ -132,6 +138,9 @@ def test_a_cohort_batch_fans_out_one_job_per_run_over_the_workers(
     response = client.post(reverse("api-radiomics-batch-list"), {"preset": "ibsi-A"}, format="json")
     assert response.status_code == 202
     batch_id = response.json()["public_id"]
+    plan = wait_for_job(Job.objects.get(kind=PLAN_JOB_KIND), timeout=60)
+    assert plan.status == JobStatus.SUCCEEDED, plan.error
+    assert plan.result == {"patients": 2, "runs": 2, "queued": 2}
     jobs = list(Job.objects.filter(kind=JOB_KIND))
     assert len(jobs) == 2
     for job in jobs:
