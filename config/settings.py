@@ -322,6 +322,7 @@ IMAGING_MAX_INSTANCE_BYTES = env.int("IMAGING_MAX_INSTANCE_BYTES", default=512 *
 IMAGING_MAX_UPLOAD_BYTES = env.int("IMAGING_MAX_UPLOAD_BYTES", default=2 * 1024**3)
 IMAGING_MAX_ZIP_ENTRIES = env.int("IMAGING_MAX_ZIP_ENTRIES", default=10_000)
 IMAGING_MAX_ZIP_INFLATED_BYTES = env.int("IMAGING_MAX_ZIP_INFLATED_BYTES", default=4 * 1024**3)
+IMAGING_MAX_MASK_UPLOAD_BYTES = env.int("IMAGING_MAX_MASK_UPLOAD_BYTES", default=200 * 1024**2)
 DEID_KEY_ENCRYPTION_KEY = env.str("DEID_KEY_ENCRYPTION_KEY", default="")  # services/deid_keys
 
 # --- i18n / time -------------------------------------------------------------------------------

@@ -46,7 +46,6 @@ from oncology.models import Patient
 AUDIT_OBJECT = "dicom_mask"
 STORAGE_DIR = "imaging/masks"
 # A 512 x 512 x 600 uint8 NIfTI is 150 MB raw and a few MB gzipped; more is not a mask.
-DEFAULT_MAX_NIFTI_BYTES = 200 * 1024**2
 MAX_LABEL_LENGTH = 64
 # The viewer's brush works on one axial slice at a time; a save carries at most this many.
 MAX_EDITED_SLICES = 2_000
@@ -57,7 +56,7 @@ class MaskInputError(ValueError):
 
 
 def max_nifti_bytes() -> int:
-    return int(getattr(settings, "IMAGING_MAX_MASK_UPLOAD_BYTES", DEFAULT_MAX_NIFTI_BYTES))
+    return int(settings.IMAGING_MAX_MASK_UPLOAD_BYTES)
 
 
 def mask_voxels(mask: Mask) -> np.ndarray:
