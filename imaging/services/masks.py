@@ -45,7 +45,6 @@ from oncology.models import Patient
 
 AUDIT_OBJECT = "dicom_mask"
 STORAGE_DIR = "imaging/masks"
-# A 512 x 512 x 600 uint8 NIfTI is 150 MB raw and a few MB gzipped; more is not a mask.
 MAX_LABEL_LENGTH = 64
 # The viewer's brush works on one axial slice at a time; a save carries at most this many.
 MAX_EDITED_SLICES = 2_000
