@@ -132,21 +132,26 @@ def evaluate_split(
     model_kind: str,
     horizon: float,
     seed: int,
+    censoring_from_test: bool = False,
 ) -> dict[str, Any]:
+    """Fit on ``train``, score on ``test``. The censoring distribution for the IPCW metrics is
+    estimated on the training rows, or on the test rows for an external cohort whose follow-up
+    differs (``censoring_from_test``)."""
     enc = FeatureEncoder(data.specs)
     x_train = enc.fit_transform(data.features.iloc[train])
     x_test = enc.transform(data.features.iloc[test])
     tr_t, tr_e = data.time[train], data.event[train]
     te_t, te_e = data.time[test], data.event[test]
     model = make_model(model_kind, seed=seed).fit(x_train, tr_t, tr_e)
+    cens_t, cens_e = (te_t, te_e) if censoring_from_test else (tr_t, tr_e)
     risk = model.risk(x_test)
-    upper = min(np.percentile(te_t, 90), np.nextafter(te_t.max(), -np.inf), tr_t.max())
+    upper = min(np.percentile(te_t, 90), np.nextafter(te_t.max(), -np.inf), cens_t.max())
     lower = max(np.percentile(te_t, 10), te_t.min())
     if not lower < upper:
         raise EvaluationError("the test rows' follow-up is too short for a time grid")
     grid = np.linspace(lower, upper, 50)
     surv = model.predict_survival(x_test, grid)
-    if not (te_t.min() <= horizon < min(te_t.max(), tr_t.max())):
+    if not (te_t.min() <= horizon < min(te_t.max(), cens_t.max())):
         raise EvaluationError(f"the horizon {horizon:g} lies outside a split's follow-up")
     at_h = model.predict_survival(x_test, np.array([horizon]))
     return {
@@ -154,10 +159,10 @@ def evaluate_split(
         "n_test": int(len(test)),
         "events_test": int(te_e.sum()),
         "harrell_c": metrics.harrell_c(te_t, te_e, risk),
-        "uno_c": metrics.uno_c(tr_t, tr_e, te_t, te_e, risk, tau=float(upper)),
-        "integrated_brier": metrics.integrated_brier_score(tr_t, tr_e, te_t, te_e, surv, grid),
+        "uno_c": metrics.uno_c(cens_t, cens_e, te_t, te_e, risk, tau=float(upper)),
+        "integrated_brier": metrics.integrated_brier_score(cens_t, cens_e, te_t, te_e, surv, grid),
         "brier_at_horizon": float(
-            metrics.brier_scores(tr_t, tr_e, te_t, te_e, at_h, np.array([horizon]))[0]
+            metrics.brier_scores(cens_t, cens_e, te_t, te_e, at_h, np.array([horizon]))[0]
         ),
         "calibration_error": metrics.calibration_error(te_t, te_e, at_h[:, 0], horizon),
         "mean_predicted_survival_at_horizon": float(at_h.mean()),
