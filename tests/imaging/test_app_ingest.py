@@ -463,6 +463,27 @@ def test_import_dicom_walks_folders_and_zips_and_prints_a_summary(
     assert AuditEvent.objects.filter(object_type="dicom_study").count() == 1
 
 
+def test_import_dicom_prints_one_line_per_file_in_file_order_across_steps(
+    institution, patient, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr(ingest_module, "BATCH_INSTANCES", 2)
+    names = ["a.dcm", "b.txt", "c.dcm", "d.dcm", "e.dcm"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"nope" if name.endswith(".txt") else ct_bytes())
+    with pytest.raises(SystemExit):
+        call_command("import_dicom", "--institution", "north", str(tmp_path))
+    lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("Sum")]
+    assert [line.split()[0] for line in lines] == [
+        "stored",
+        "rejected",
+        "stored",
+        "stored",
+        "stored",
+    ]
+    assert [Path(line.split()[1]).name for line in lines] == names
+    assert Instance.objects.count() == 4
+
+
 def test_import_dicom_exits_non_zero_when_a_file_is_rejected(institution, tmp_path, capsys):
     (tmp_path / "bad.dcm").write_bytes(b"nope")
     with pytest.raises(SystemExit) as exit_info:
