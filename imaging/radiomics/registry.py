@@ -79,16 +79,18 @@ def evaluate(
 ) -> list[FeatureValue]:
     """Apply every feature to ``args``; a feature undefined for this ROI gives NaN."""
     out = []
-    for f in features:
-        # Degenerate ROIs (one voxel, one grey level, a flat slab) make some formulas undefined:
-        # numpy's warnings become errors here and the value NaN, whatever the global filters.
-        with np.errstate(all="raise"), warnings.catch_warnings():
-            warnings.simplefilter("error", RuntimeWarning)
+    # Degenerate ROIs (one voxel, one grey level, a flat slab) make some formulas undefined:
+    # numpy's warnings become errors here and that feature's value NaN, whatever the global
+    # filters. (One context for the whole loop: entering it per feature cost more than many
+    # of the features.)
+    with np.errstate(all="raise"), warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        for f in features:
             try:
                 value = f(*args)
             except (ZeroDivisionError, ValueError, FloatingPointError, RuntimeWarning):
                 value = float("nan")
-        out.append(FeatureValue(family, f.name, f.ibsi_code, value, aggregation))
+            out.append(FeatureValue(family, f.name, f.ibsi_code, value, aggregation))
     return out
 
 
