@@ -97,6 +97,7 @@ class TreatmentComparison:
         self.seed = seed
 
     def fit(self, frame: pd.DataFrame, time_col: str = "time", event_col: str = "event"):
+        self._data = (frame, time_col, event_col)
         if self.treatment not in frame.columns:
             raise ComparisonError(f"column {self.treatment!r} is not in the cohort")
         labels = frame[self.treatment].astype(str)
@@ -182,3 +183,72 @@ class TreatmentComparison:
     def survival_matrix(self, frame: pd.DataFrame, option: str, times: np.ndarray) -> np.ndarray:
         """Predicted S(t) under ``option`` for every row of ``frame`` (patients x times)."""
         return self._predict(self.encoder_.transform(frame), option, np.asarray(times, dtype=float))
+
+
+@dataclass
+class Bands:
+    """Percentile bootstrap intervals for one patient's comparison."""
+
+    times: np.ndarray
+    level: float
+    replicates: int
+    lower: dict[str, np.ndarray]  # per option, survival at ``times``
+    upper: dict[str, np.ndarray]
+    rmst: dict[str, tuple[float, float]]
+    rmst_difference: dict[tuple[str, str], tuple[float, float]]  # (a, b): RMST_a - RMST_b
+
+
+def bootstrap_bands(
+    comparison: TreatmentComparison,
+    patient: pd.DataFrame,
+    horizon: float,
+    replicates: int = 100,
+    level: float = 0.95,
+    steps: int = 60,
+    seed: int = 0,
+) -> Bands:
+    """Refit the comparison on ``replicates`` bootstrap resamples of its cohort (resampled
+    within each option, so every option keeps its size) and take percentile intervals for each
+    option's curve, its RMST and every pairwise RMST difference."""
+    if replicates < 10:
+        raise ComparisonError("at least 10 bootstrap replicates are needed")
+    if not 0.5 < level < 1:
+        raise ComparisonError("the level must lie between 0.5 and 1")
+    frame, time_col, event_col = comparison._data
+    rng = np.random.default_rng(seed)
+    grid = np.linspace(0.0, float(horizon), steps + 1)
+    labels = frame[comparison.treatment].astype(str).to_numpy()
+    groups = [np.flatnonzero(labels == o) for o in comparison.options_]
+    curves: dict[str, list[np.ndarray]] = {o: [] for o in comparison.options_}
+    for _ in range(replicates):
+        idx = np.concatenate([rng.choice(g, size=len(g), replace=True) for g in groups])
+        refit = TreatmentComparison(
+            comparison.specs,
+            comparison.treatment,
+            comparison.model_kind,
+            comparison.min_patients,
+            comparison.weighting,
+            comparison.seed,
+            comparison.model_params,
+            comparison.method,
+        ).fit(frame.iloc[idx].reset_index(drop=True), time_col, event_col)
+        x = refit.encoder_.transform(patient)
+        for option in comparison.options_:
+            curves[option].append(refit._predict(x, option, grid)[0])
+    alpha = (1.0 - level) / 2.0
+    lower, upper, rmst = {}, {}, {}
+    rmst_draws = {}
+    for option, draws in curves.items():
+        arr = np.vstack(draws)
+        lower[option] = np.quantile(arr, alpha, axis=0)
+        upper[option] = np.quantile(arr, 1.0 - alpha, axis=0)
+        rmst_draws[option] = np.trapezoid(arr, grid, axis=1)
+        lo, hi = np.quantile(rmst_draws[option], [alpha, 1.0 - alpha])
+        rmst[option] = (float(lo), float(hi))
+    differences = {}
+    for i, a in enumerate(comparison.options_):
+        for b in comparison.options_[i + 1 :]:
+            diff = rmst_draws[a] - rmst_draws[b]
+            lo, hi = np.quantile(diff, [alpha, 1.0 - alpha])
+            differences[(a, b)] = (float(lo), float(hi))
+    return Bands(grid, level, replicates, lower, upper, rmst, differences)

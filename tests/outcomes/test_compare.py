@@ -103,3 +103,33 @@ def test_colon_trial_arms_keep_the_trial_ordering() -> None:
         rows = frame[frame["arm"] == arm]
         assert abs(curve[-1] - kaplan_meier(rows["time"], rows["event"], horizon)) < 0.03, arm
     assert rmst["Lev+5FU"] - max(rmst["Obs"], rmst["Lev"]) > 90.0  # days
+
+
+def test_bootstrap_bands_bracket_the_estimate_and_are_reproducible() -> None:
+    from oncology.outcomes.compare import bootstrap_bands
+
+    frame = simulate.simulate_cohort(n=700, seed=8).frame
+    tc = TreatmentComparison(simulate.feature_specs(), "treatment").fit(frame)
+    patient = frame.iloc[[3]]
+    bands = bootstrap_bands(tc, patient, horizon=36.0, replicates=10, steps=12, seed=1)
+    point = {r.option: r for r in tc.compare(patient, horizon=36.0, steps=12)}
+    for option in simulate.OPTIONS:
+        assert (bands.lower[option] <= bands.upper[option]).all()
+        inside = (bands.lower[option] - 0.02 <= point[option].survival) & (
+            point[option].survival <= bands.upper[option] + 0.02
+        )
+        assert inside.mean() > 0.9, option
+        lo, hi = bands.rmst[option]
+        assert lo <= hi
+    a, b = "surgery", "radiotherapy"
+    lo, hi = (
+        bands.rmst_difference[(a, b)]
+        if (a, b) in bands.rmst_difference
+        else (-bands.rmst_difference[(b, a)][1], -bands.rmst_difference[(b, a)][0])
+    )
+    assert lo <= point[a].rmst - point[b].rmst + 1.0
+    assert point[a].rmst - point[b].rmst - 1.0 <= hi
+    again = bootstrap_bands(tc, patient, horizon=36.0, replicates=10, steps=12, seed=1)
+    np.testing.assert_array_equal(again.lower["surgery"], bands.lower["surgery"])
+    with pytest.raises(ComparisonError, match="at least 10"):
+        bootstrap_bands(tc, patient, horizon=36.0, replicates=3)
