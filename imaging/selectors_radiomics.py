@@ -17,7 +17,7 @@ from django.http import Http404
 from core.audit import audit_record, audit_record_many
 from core.models import AuditAction, Role, User
 from imaging.models import RadiomicsBatch, RadiomicsRun, Series
-from imaging.services.radiomics import AUDIT_BATCH, AUDIT_RUN
+from imaging.services.radiomics import AUDIT_BATCH, AUDIT_RUN, batch_runs_filter
 from oncology.models import Patient
 from oncology.selectors import patient_get, patient_visible_queryset
 
@@ -130,7 +130,7 @@ def radiomics_batch_get(
     visible = patient_visible_queryset(user=user).values("pk")
     runs = list(
         _runs()
-        .filter(batch=batch, patient__in=visible)
+        .filter(batch_runs_filter(batch), patient__in=visible)
         .order_by("patient__research_id", "series__series_number", "mask_label", "pk")
     )
     patient_ids = sorted({r.patient_id for r in runs})

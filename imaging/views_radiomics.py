@@ -176,7 +176,7 @@ def batch_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _create_batch(request)
     shown = list(radiomics_batch_list(user=user)[:100])
-    counts = batch_counts(b.pk for b in shown)
+    counts = batch_counts(shown)
     plans = batch_plans(shown)
     batches = [{"batch": b, "counts": counts[b.pk], "plan": plans[b.pk]} for b in shown]
     context = {"batches": batches, "presets": REQUESTABLE_PRESETS}

@@ -283,7 +283,7 @@ class BatchListView(APIView):
     def get(self, request: Request) -> Response:
         batches = radiomics_batch_list(user=_user(request))
         shown = list(batches[:200])
-        counts = batch_counts(b.pk for b in shown)
+        counts = batch_counts(shown)
         plans = batch_plans(shown)
         body = [
             {

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from core.audit import audit_record, audit_record_many
@@ -400,7 +401,7 @@ def radiomics_batch_create(
     return batch
 
 
-def radiomics_batch_plan(*, batch: RadiomicsBatch, job: Job) -> dict[str, int]:
+def radiomics_batch_plan(*, batch: RadiomicsBatch, job: Job) -> dict[str, Any]:
     """The planning job's work: one run per (image series, mask) of the batch's patients that
     its creator may still see, reusing runs computed before (a reused run without a batch joins
     this one). One event per patient touched: CREATE when runs were queued for them, else VIEW
@@ -422,6 +423,7 @@ def radiomics_batch_plan(*, batch: RadiomicsBatch, job: Job) -> dict[str, int]:
     label_part = str(payload.get("mask_label", "")).lower()
     modality = str(payload.get("modality", ""))
     total, new = 0, 0
+    run_ids: list[int] = []
     events = []
     for done, patient in enumerate(patients):
         job_progress_set(job, stage="planning", done=done, total=len(patients))
@@ -459,53 +461,75 @@ def radiomics_batch_plan(*, batch: RadiomicsBatch, job: Job) -> dict[str, int]:
             )
             total += len(patient_runs)
             new += created
+            run_ids.extend(r.run.pk for r in patient_runs)
     audit_record_many(actor=creator, events=events)
-    return {"patients": len(patients), "runs": total, "queued": new}
+    # The batch's members: its own runs and the runs it reused, even those that an earlier
+    # batch owns (RadiomicsRun.batch holds one batch only).
+    return {"patients": len(patients), "runs": total, "queued": new, "run_ids": run_ids}
+
+
+def _plan_jobs(batches: list[RadiomicsBatch]) -> dict[int, Job | None]:
+    jobs = {
+        j.idempotency_key: j
+        for j in Job.objects.filter(idempotency_key__in=[_plan_key(b) for b in batches])
+    }
+    return {b.pk: jobs.get(_plan_key(b)) for b in batches}
+
+
+def _planned_run_ids(job: Job | None) -> list[int]:
+    if job is None or job.status != JobStatus.SUCCEEDED or not isinstance(job.result, dict):
+        return []
+    return [int(pk) for pk in job.result.get("run_ids", [])]
 
 
 def batch_plans(batches: Iterable[RadiomicsBatch]) -> dict[int, dict[str, Any]]:
     """Each batch's planning job state, in one query: status (queued, running, succeeded,
     failed), error, progress while running, and once planned its result (patients, runs,
     queued)."""
-    batches = list(batches)
-    jobs = {
-        j.idempotency_key: j
-        for j in Job.objects.filter(idempotency_key__in=[_plan_key(b) for b in batches])
-    }
     out: dict[int, dict[str, Any]] = {}
-    for batch in batches:
-        job = jobs.get(_plan_key(batch))
+    for pk, job in _plan_jobs(list(batches)).items():
         if job is None:
-            out[batch.pk] = {"status": "failed", "error": "no planning job", "progress": None}
+            out[pk] = {"status": "failed", "error": "no planning job", "progress": None}
             continue
-        out[batch.pk] = {
+        result = job.result if isinstance(job.result, dict) else {}
+        out[pk] = {
             "status": str(job.status),
             "error": job.error,
             "progress": job_progress(job) if job.status == JobStatus.RUNNING else None,
-            "result": job.result or {},
+            "result": {k: v for k, v in result.items() if k != "run_ids"},
         }
     return out
 
 
-def batch_counts(batch_ids: Iterable[int]) -> dict[int, dict[str, int]]:
-    """Runs per state of each batch, in one query (for lists of batches)."""
-    from django.db.models import BooleanField, Count, ExpressionWrapper, Q
+def batch_runs_filter(batch: RadiomicsBatch) -> Q:
+    """The batch's runs: those it owns and those its plan reused from earlier batches."""
+    planned = _planned_run_ids(_plan_jobs([batch])[batch.pk])
+    return Q(batch=batch) | Q(pk__in=planned)
 
-    ids = list(batch_ids)
-    states = ("queued", "running", "succeeded", "failed", "total")
-    out = {pk: dict.fromkeys(states, 0) for pk in ids}
-    done = ExpressionWrapper(Q(completed_at__isnull=False), output_field=BooleanField())
-    rows = (
-        RadiomicsRun.objects.filter(batch_id__in=ids)
-        .annotate(done=done)
-        .values("batch_id", "done", "job__status")
-        .annotate(n=Count("pk"))
-        .values_list("batch_id", "done", "job__status", "n")
-    )
-    for batch_id, finished, job_status, n in rows:
-        state = "succeeded" if finished else (job_status or "failed")
-        out[batch_id][state] = out[batch_id].get(state, 0) + n
-        out[batch_id]["total"] += n
+
+def batch_counts(batches: Iterable[RadiomicsBatch]) -> dict[int, dict[str, int]]:
+    """Runs per state of each batch (owned and reused), in two queries (for lists)."""
+    batches = list(batches)
+    members: dict[int, set[int]] = {
+        pk: set(_planned_run_ids(job)) for pk, job in _plan_jobs(batches).items()
+    }
+    planned = set().union(*members.values()) if members else set()
+    rows = RadiomicsRun.objects.filter(
+        Q(batch_id__in=list(members)) | Q(pk__in=planned)
+    ).values_list("pk", "batch_id", "completed_at", "job__status")
+    state_of: dict[int, str] = {}
+    for pk, batch_id, completed_at, job_status in rows:
+        state_of[pk] = "succeeded" if completed_at else (job_status or "failed")
+        if batch_id in members:
+            members[batch_id].add(pk)
+    out = {}
+    for pk, run_ids in members.items():
+        counts = dict.fromkeys(("queued", "running", "succeeded", "failed"), 0)
+        for run_id in run_ids:
+            if run_id in state_of:  # a planned run deleted since (its series was) drops out
+                counts[state_of[run_id]] = counts.get(state_of[run_id], 0) + 1
+        counts["total"] = sum(counts.values())
+        out[pk] = counts
     return out
 
 

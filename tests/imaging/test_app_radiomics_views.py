@@ -238,8 +238,16 @@ def test_a_batch_filters_by_research_id_and_mask_label_and_reuses_computed_runs(
     assert later is not None
     # The GTV-2 run was computed by the first batch: no new run job.
     assert Job.objects.filter(kind=svc.JOB_KIND).count() == jobs
+    # The reused run belongs to the first batch, and is still part of the later one.
+    reused = RadiomicsRun.objects.get(mask_label="GTV-2")
+    assert reused.batch != later
+    csv_url = reverse("imaging:radiomics-batch-csv", kwargs={"batch_id": later.public_id})
+    rows = list(csv.DictReader(io.StringIO(client.get(csv_url).content.decode())))
+    assert {(r["run_id"], r["mask_label"]) for r in rows} == {(str(reused.public_id), "GTV-2")}
     listing = client.get(reverse("imaging:radiomics-batches")).content.decode()
     assert str(later.public_id) in listing
+    detail = client.get(reverse("imaging:radiomics-batch", kwargs={"batch_id": later.public_id}))
+    assert "1 run: 1 done" in detail.content.decode()
 
 
 def test_batches_are_not_for_clinicians_and_are_private_to_their_creator(
