@@ -198,6 +198,40 @@ class Bands:
     rmst_difference: dict[tuple[str, str], tuple[float, float]]  # (a, b): RMST_a - RMST_b
 
 
+def bootstrap_survival(
+    comparison: TreatmentComparison,
+    patients: pd.DataFrame,
+    times: np.ndarray,
+    replicates: int = 100,
+    seed: int = 0,
+) -> np.ndarray:
+    """Survival under every option for every patient, refitted on ``replicates`` bootstrap
+    resamples of the cohort (within each option); shape (replicates, options, patients, times).
+    """
+    frame, time_col, event_col = comparison._data
+    rng = np.random.default_rng(seed)
+    grid = np.asarray(times, dtype=float)
+    labels = frame[comparison.treatment].astype(str).to_numpy()
+    groups = [np.flatnonzero(labels == o) for o in comparison.options_]
+    out = np.empty((replicates, len(comparison.options_), len(patients), len(grid)))
+    for r in range(replicates):
+        idx = np.concatenate([rng.choice(g, size=len(g), replace=True) for g in groups])
+        refit = TreatmentComparison(
+            comparison.specs,
+            comparison.treatment,
+            comparison.model_kind,
+            comparison.min_patients,
+            comparison.weighting,
+            comparison.seed,
+            comparison.model_params,
+            comparison.method,
+        ).fit(frame.iloc[idx].reset_index(drop=True), time_col, event_col)
+        x = refit.encoder_.transform(patients)
+        for k, option in enumerate(comparison.options_):
+            out[r, k] = refit._predict(x, option, grid)
+    return out
+
+
 def bootstrap_bands(
     comparison: TreatmentComparison,
     patient: pd.DataFrame,
@@ -214,27 +248,9 @@ def bootstrap_bands(
         raise ComparisonError("at least 10 bootstrap replicates are needed")
     if not 0.5 < level < 1:
         raise ComparisonError("the level must lie between 0.5 and 1")
-    frame, time_col, event_col = comparison._data
-    rng = np.random.default_rng(seed)
     grid = np.linspace(0.0, float(horizon), steps + 1)
-    labels = frame[comparison.treatment].astype(str).to_numpy()
-    groups = [np.flatnonzero(labels == o) for o in comparison.options_]
-    curves: dict[str, list[np.ndarray]] = {o: [] for o in comparison.options_}
-    for _ in range(replicates):
-        idx = np.concatenate([rng.choice(g, size=len(g), replace=True) for g in groups])
-        refit = TreatmentComparison(
-            comparison.specs,
-            comparison.treatment,
-            comparison.model_kind,
-            comparison.min_patients,
-            comparison.weighting,
-            comparison.seed,
-            comparison.model_params,
-            comparison.method,
-        ).fit(frame.iloc[idx].reset_index(drop=True), time_col, event_col)
-        x = refit.encoder_.transform(patient)
-        for option in comparison.options_:
-            curves[option].append(refit._predict(x, option, grid)[0])
+    draws_all = bootstrap_survival(comparison, patient, grid, replicates, seed)
+    curves = {o: list(draws_all[:, k, 0, :]) for k, o in enumerate(comparison.options_)}
     alpha = (1.0 - level) / 2.0
     lower, upper, rmst = {}, {}, {}
     rmst_draws = {}
