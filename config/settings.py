@@ -322,6 +322,8 @@ IMAGING_MAX_INSTANCE_BYTES = env.int("IMAGING_MAX_INSTANCE_BYTES", default=512 *
 IMAGING_MAX_UPLOAD_BYTES = env.int("IMAGING_MAX_UPLOAD_BYTES", default=2 * 1024**3)
 IMAGING_MAX_ZIP_ENTRIES = env.int("IMAGING_MAX_ZIP_ENTRIES", default=10_000)
 IMAGING_MAX_ZIP_INFLATED_BYTES = env.int("IMAGING_MAX_ZIP_INFLATED_BYTES", default=4 * 1024**3)
+# Default-preset radiomics runs are queued when a mask arrives (RTSTRUCT/SEG) or is saved.
+RADIOMICS_ON_NEW_MASKS = env.bool("RADIOMICS_ON_NEW_MASKS", default=True)
 # A 512 x 512 x 600 uint8 NIfTI mask is 150 MB raw and a few MB gzipped; more is not a mask.
 IMAGING_MAX_MASK_UPLOAD_BYTES = env.int("IMAGING_MAX_MASK_UPLOAD_BYTES", default=200 * 1024**2)
 DEID_KEY_ENCRYPTION_KEY = env.str("DEID_KEY_ENCRYPTION_KEY", default="")  # services/deid_keys

@@ -134,8 +134,9 @@ class IngestBatch:
     bytes, and by `flush()`/`finish()`. `ingest(filename, data)` indexes one file at once and
     returns its result (C-STORE answers each instance before the next one is sent, so its
     instances cannot wait for a batch; they still share the batch's cached rows).
-    `finish()` indexes what is buffered, writes the audit events not yet written and asks for
-    the volume of each image series it added to be prepared for the viewer; it returns every
+    `finish()` indexes what is buffered, writes the audit events not yet written, asks for
+    the volume of each image series it added to be prepared for the viewer and for radiomics
+    runs of the masks of each RTSTRUCT/SEG series it added; it returns every
     result in the order the files came. After an unexpected exception call `abort()` and let
     the exception go on.
 
@@ -593,7 +594,8 @@ class IngestBatch:
         if self._unaudited:
             unaudited, self._unaudited = self._unaudited, []
             self._write_audit(unaudited)
-        if self.prepare_volumes and self._series_added:
+        added, self._series_added = self._series_added, {}
+        if self.prepare_volumes and added:
             from imaging import viewer_series
 
             # Only a batch that brought a large part of a series itself (a STOW-RS request, an
@@ -601,12 +603,17 @@ class IngestBatch:
             # otherwise ask again at every file as the series grows.
             large = [
                 pk
-                for pk, voxels in self._series_added.items()
+                for pk, voxels in added.items()
                 if voxels >= viewer_series.PREPARE_AFTER_INGEST_MIN_VOXELS
             ]
-            self._series_added = {}
             if large:
                 viewer_series.volume_prepare_after_ingest(series_ids=large, created_by=self.actor)
+        if added:
+            # A structure set or segmentation arrived: its masks get default-preset radiomics
+            # runs (settings.RADIOMICS_ON_NEW_MASKS).
+            from imaging.services.radiomics import radiomics_after_ingest
+
+            radiomics_after_ingest(series_ids=added, actor=self.actor)
         return self.results
 
     def abort(self) -> None:

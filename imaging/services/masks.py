@@ -103,6 +103,13 @@ def _delete_after_commit(storage_name: str) -> None:
     transaction.on_commit(lambda: default_storage.delete(storage_name))
 
 
+def _queue_radiomics(series: Series, actor: User | None) -> None:
+    # DESIGN: a mask that arrives or is drawn gets its radiomics job in the same transaction.
+    from imaging.services.radiomics import radiomics_after_mask_change
+
+    radiomics_after_mask_change(series=series, actor=actor)
+
+
 def _store_new(
     *,
     actor: User | None,
@@ -131,6 +138,7 @@ def _store_new(
                 created_by=actor if getattr(actor, "is_authenticated", False) else None,
             )
             _audit(actor, AuditAction.CREATE, patient, mask, kind)
+            _queue_radiomics(series, actor)
         return mask
     except BaseException:
         default_storage.delete(storage_name)
@@ -407,6 +415,7 @@ def mask_save_drawing(
                 locked.label = _clean_label(label, locked.label)
             locked.save()
             _audit(actor, AuditAction.UPDATE, patient, locked, "drawn")
+            _queue_radiomics(series, actor)
             _delete_after_commit(old_name)
         return locked
     except BaseException:

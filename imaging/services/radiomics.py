@@ -17,6 +17,7 @@ import csv
 import hashlib
 import io
 import json
+import logging
 import math
 import uuid
 from collections.abc import Callable, Iterable
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -40,6 +42,8 @@ from imaging.radiomics.image import Image
 from imaging.radiomics.pipeline import compute_families
 from imaging.radiomics.provenance import provenance
 from oncology.models import Institution, Patient
+
+logger = logging.getLogger(__name__)
 
 JOB_KIND = "radiomics_run"
 AUDIT_RUN = "radiomics_run"
@@ -322,6 +326,42 @@ def radiomics_runs_for_new_masks(
         ],
     )
     return results
+
+
+def radiomics_on_new_masks_enabled() -> bool:
+    """settings.RADIOMICS_ON_NEW_MASKS: queue default-preset runs when a mask arrives at ingest
+    (RTSTRUCT/SEG) or is saved in the viewer (imported, grown from a seed, drawn)."""
+    return bool(settings.RADIOMICS_ON_NEW_MASKS)
+
+
+def radiomics_after_mask_change(*, series: Series, actor: User | None) -> None:
+    """Hook for a mask stored or edited on `series`: default-preset runs for its masks, in a
+    savepoint of the caller's transaction (the jobs are sent when it commits). A failure to
+    queue is logged (no patient data) and never undoes the mask itself."""
+    if not radiomics_on_new_masks_enabled():
+        return
+    try:
+        with transaction.atomic():
+            radiomics_runs_for_new_masks(series=series, actor=actor)
+    except Exception:
+        logger.exception("radiomics runs for a new mask of series %s not queued", series.pk)
+
+
+def radiomics_after_ingest(*, series_ids: Iterable[int], actor: User | None) -> None:
+    """Hook for the end of an ingest batch: `series_ids` got instances; those that are RTSTRUCT
+    or SEG series get default-preset runs for the image series of their study. Each series in
+    its own savepoint (or transaction, outside one); a failure is logged, never fatal."""
+    if not radiomics_on_new_masks_enabled():
+        return
+    mask_series = Series.objects.filter(
+        pk__in=list(series_ids), modality__in=viewer_series.MASK_MODALITIES
+    ).select_related("study__patient")
+    for series in mask_series:
+        try:
+            with transaction.atomic():
+                radiomics_runs_for_arrived_mask_series(series=series, actor=actor)
+        except Exception:
+            logger.exception("radiomics runs for arrived mask series %s not queued", series.pk)
 
 
 def radiomics_runs_for_arrived_mask_series(

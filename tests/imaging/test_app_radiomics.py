@@ -488,3 +488,66 @@ def test_the_job_stores_exactly_what_the_engine_extracts_with_its_stable_names(
         [v.value for v in expected.values], nan_ok=True
     )
     assert all(f["value"] is not None for f in stored)
+
+
+def _ct_and_structure_set_files(mrn: str) -> list[tuple[str, bytes]]:
+    from imaging.dicom.synthetic import synthetic_series
+    from tests.imaging.viewer_data import ORIGIN, _bytes, _rtstruct
+
+    images = synthetic_series(synthetic_hu() + 1024, spacing=SPACING, origin=ORIGIN)
+    structure_set = _rtstruct(images[0], "GTV-1")
+    files = []
+    for i, ds in enumerate([*images, structure_set]):
+        ds.PatientID = mrn
+        files.append((f"file{i}.dcm", _bytes(ds)))
+    return files
+
+
+def _ingest(world: World, files: list[tuple[str, bytes]]) -> None:
+    from imaging.services.ingest import IngestBatch
+
+    batch = IngestBatch(actor=world.member, institution=world.institution, channel="command")
+    for name, data in files:
+        batch.add(name, data)
+    results = batch.finish()
+    assert {r.status for r in results} == {"stored"}, [r.reason for r in results]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_structure_set_arriving_at_ingest_gets_default_preset_runs_for_its_rois(
+    world: World,
+) -> None:
+    _ingest(world, _ct_and_structure_set_files(world.patient.mrn))
+    run = RadiomicsRun.objects.get()
+    assert (run.series.modality, run.mask_label, run.preset) == ("CT", "GTV-1", "ct-default")
+    # No broker here: the job ran when the batch's transaction committed.
+    assert run.completed_at is not None
+    assert run.job is not None
+    assert run.job.status == JobStatus.SUCCEEDED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_runs_at_ingest_when_the_site_turns_the_hook_off(world: World, settings: Any) -> None:
+    settings.RADIOMICS_ON_NEW_MASKS = False
+    _ingest(world, _ct_and_structure_set_files(world.patient.mrn))
+    assert Series.objects.filter(modality="RTSTRUCT").exists()
+    assert not RadiomicsRun.objects.exists()
+
+
+def test_a_saved_drawn_mask_gets_a_default_preset_run_in_its_transaction(
+    world: World, series: Series, on_commit: Any
+) -> None:
+    import numpy as np
+
+    from imaging.services import masks as mask_service
+
+    plane = np.zeros(series_volume_shape(series)[1:], dtype=bool)
+    plane[LESION[1], LESION[2]] = True
+    with on_commit():
+        drawn = mask_service.mask_save_drawing(
+            actor=world.member, patient=world.patient, series=series, slices={4: plane}
+        )
+    runs = {r.mask_id: r for r in RadiomicsRun.objects.filter(preset="ct-default")}
+    # The drawn mask and the structure set's ROI of the same series, both computed.
+    assert set(runs) == {drawn.public_id.hex, _mask_id(series)}
+    assert all(r.completed_at is not None for r in runs.values())
