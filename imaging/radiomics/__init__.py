@@ -11,6 +11,8 @@ Public API::
         print(v.key, v.ibsi_code, v.value)
 
 Families and their features are registered explicitly in :mod:`imaging.radiomics.families`.
+``preset(...).replace(features=("morph_volume", "cm_contrast_3d_averaged"))`` computes only
+the named features (keys as in :attr:`FeatureValue.key`; :func:`selection.all_keys` lists them).
 """
 
 from imaging.radiomics.families import FAMILIES

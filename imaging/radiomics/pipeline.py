@@ -24,7 +24,8 @@ def _binary(mask: np.ndarray | Any) -> np.ndarray:
 def extract_features(
     image: Any, mask: np.ndarray | Any, settings: RadiomicsSettings
 ) -> list[FeatureValue]:
-    """Compute every family in ``settings.families`` (all when empty) for one ROI.
+    """Compute every family in ``settings.families`` (all when empty) for one ROI, or only
+    the features ``settings.features`` names (see :mod:`imaging.radiomics.selection`).
 
     ``image`` is an :class:`Image` or anything with ``array`` (z, y, x) and ``spacing``
     (z, y, x) mm, such as ``imaging.dicom.Volume``; ``mask`` a boolean/label array or such an
