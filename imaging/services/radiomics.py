@@ -675,6 +675,11 @@ def _settings_kwargs(data: dict[str, Any]) -> dict[str, Any]:
     def item(v: Any) -> Any:
         return float(v) if v in ("inf", "-inf", "nan") else v
 
+    data = dict(data)
+    if data.get("version") == 1:
+        # Version 2 only added `features` (empty: everything), so a run stored or queued under
+        # version 1 computes exactly what it asked for.
+        data["version"] = 2
     out: dict[str, Any] = {}
     for name, value in data.items():
         if isinstance(value, dict):

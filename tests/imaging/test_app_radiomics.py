@@ -166,6 +166,13 @@ def test_every_preset_survives_storage_and_gives_back_its_hash() -> None:
         assert svc.settings_canonical(rebuilt)[1] == digest, name
 
 
+def test_settings_stored_under_version_1_still_rebuild_to_the_same_extraction() -> None:
+    # A run queued before settings version 2 (which only added `features`) must still compute.
+    data, _ = svc.settings_canonical(PRESETS["ct-default"])
+    version_1 = {k: v for k, v in data.items() if k != "features"} | {"version": 1}
+    assert RadiomicsSettings(**svc._settings_kwargs(version_1)) == PRESETS["ct-default"]
+
+
 # --- progress ------------------------------------------------------------------------------
 
 
