@@ -1,0 +1,284 @@
+"""Applicability domain: is a patient like the patients a model was trained on?
+
+:class:`ApplicabilityDomain` is fitted on the TRAINING frame of a model (the same rows and
+feature specifications as its :class:`~oncology.outcomes.features.FeatureEncoder`) and checks
+any later patient for
+
+- missing required inputs: a feature whose missing-value policy is ``reject``, or one named in
+  ``required``, is absent or empty (the model cannot predict; other missing values are imputed
+  by the encoder and only noted);
+- unseen categories: a categorical value that no training patient had (the encoder would treat
+  it as the reference level);
+- numeric values outside the training range (below the training minimum or above the maximum:
+  ``outside_range``) or in the outer tails (below the 1st or above the 99th training percentile,
+  by default: ``unusual_value``, a note only, since about 2% of ordinary patients have one per
+  feature);
+- a multivariate distance: the Mahalanobis distance of the encoded (standardised, one-hot)
+  feature vector from the training mean, under the training covariance (with a small ridge so
+  that one-hot and indicator columns never make it singular). Its threshold is the
+  ``distance_quantile`` (default 0.99) of the distances of HELD-OUT training rows, computed by
+  5-fold cross-fitting (each fold's distances use the mean and covariance of the other folds),
+  so about 1% of new in-distribution patients exceed it, not fewer as an in-sample quantile would
+  give.
+
+The policy ``abstain_on`` names the warning codes that make the check abstain (default: missing
+required inputs, unseen categories, values outside the training range and the distance). Every
+warning is a plain sentence naming the feature, never a patient identifier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from oncology.outcomes.features import FeatureEncoder, FeatureError, FeatureSpec
+
+WARNING_CODES: tuple[str, ...] = (
+    "missing_required",
+    "imputed",
+    "unseen_category",
+    "outside_range",
+    "unusual_value",
+    "distance",
+)
+DEFAULT_ABSTAIN_ON: tuple[str, ...] = (
+    "missing_required",
+    "unseen_category",
+    "outside_range",
+    "distance",
+)
+
+
+class DomainError(ValueError):
+    """Bad configuration or input for the applicability check."""
+
+
+@dataclass(frozen=True)
+class DomainWarning:
+    code: str  # one of WARNING_CODES
+    feature: str  # "" for the multivariate distance
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "feature": self.feature, "message": self.message}
+
+
+@dataclass
+class DomainCheck:
+    """The applicability check of one patient."""
+
+    abstain: bool
+    warnings: list[DomainWarning] = field(default_factory=list)
+    distance: float | None = None  # Mahalanobis distance; None when inputs were missing
+    distance_threshold: float = float("nan")
+    # share of held-out training rows whose distance is at most this patient's (0-1)
+    distance_percentile: float | None = None
+
+    @property
+    def inside(self) -> bool:
+        """True when nothing beyond notes (imputed or unusual values) was found."""
+        return not any(w.code not in ("imputed", "unusual_value") for w in self.warnings)
+
+    @property
+    def codes(self) -> list[str]:
+        return [w.code for w in self.warnings]
+
+    def as_dict(self) -> dict:
+        return {
+            "abstain": self.abstain,
+            "inside": self.inside,
+            "warnings": [w.as_dict() for w in self.warnings],
+            "distance": self.distance,
+            "distance_threshold": self.distance_threshold,
+            "distance_percentile": self.distance_percentile,
+        }
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}"
+
+
+class ApplicabilityDomain:
+    """Fit on a model's training frame, then check patients against it."""
+
+    def __init__(
+        self,
+        specs: Sequence[FeatureSpec],
+        required: Iterable[str] = (),
+        range_quantiles: tuple[float, float] = (0.01, 0.99),
+        distance_quantile: float = 0.99,
+        abstain_on: Iterable[str] = DEFAULT_ABSTAIN_ON,
+        ridge: float = 1e-3,
+        folds: int = 5,
+        seed: int = 0,
+    ):
+        self.specs = list(specs)
+        names = {s.name for s in self.specs}
+        self.required = {s.name for s in self.specs if s.missing == "reject"} | set(required)
+        unknown = sorted(self.required - names)
+        if unknown:
+            raise DomainError(f"required features that are not declared: {', '.join(unknown)}")
+        lo, hi = range_quantiles
+        if not 0.0 <= lo < hi <= 1.0:
+            raise DomainError("range quantiles must satisfy 0 <= low < high <= 1")
+        if not 0.5 < distance_quantile < 1.0:
+            raise DomainError("the distance quantile must lie between 0.5 and 1")
+        self.abstain_on = set(abstain_on)
+        bad = sorted(self.abstain_on - set(WARNING_CODES))
+        if bad:
+            raise DomainError(f"unknown warning codes in the policy: {', '.join(bad)}")
+        if ridge < 0 or folds < 2:
+            raise DomainError("ridge must be >= 0 and folds >= 2")
+        self.range_quantiles = (float(lo), float(hi))
+        self.distance_quantile = float(distance_quantile)
+        self.ridge = float(ridge)
+        self.folds = int(folds)
+        self.seed = seed
+
+    # -- fitting -------------------------------------------------------------------------------
+    def fit(self, frame: pd.DataFrame) -> ApplicabilityDomain:
+        if len(frame) < 2 * self.folds:
+            raise DomainError(f"at least {2 * self.folds} training rows are needed")
+        self.encoder_ = FeatureEncoder(self.specs).fit(frame)
+        x = self.encoder_.transform(frame)
+        self.ranges_: dict[str, tuple[float, float, float, float]] = {}
+        lo_q, hi_q = self.range_quantiles
+        for spec in self.specs:
+            if spec.kind != "numeric":
+                continue
+            values = pd.to_numeric(frame[spec.name], errors="coerce").dropna().to_numpy(float)
+            lo, hi = np.quantile(values, [lo_q, hi_q])
+            bounds = (float(values.min()), float(lo), float(hi), float(values.max()))
+            self.ranges_[spec.name] = bounds
+        self.levels_ = {
+            s.name: set(self.encoder_._fitted[s.name].levels)
+            for s in self.specs
+            if s.kind == "categorical"
+        }
+        self.mean_, self.precision_ = self._moments(x)
+        # cross-fitted (held-out) distances of the training rows calibrate the threshold
+        rng = np.random.default_rng(self.seed)
+        fold = rng.permutation(len(x)) % self.folds
+        held_out = np.empty(len(x))
+        for k in range(self.folds):
+            mean, precision = self._moments(x[fold != k])
+            held_out[fold == k] = self._mahalanobis(x[fold == k], mean, precision)
+        self.held_out_distances_ = np.sort(held_out)
+        self.threshold_ = float(np.quantile(held_out, self.distance_quantile))
+        return self
+
+    def _moments(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean = x.mean(axis=0)
+        cov = np.atleast_2d(np.cov(x, rowvar=False))
+        cov = cov + self.ridge * np.eye(cov.shape[0])
+        return mean, np.linalg.inv(cov)
+
+    @staticmethod
+    def _mahalanobis(x: np.ndarray, mean: np.ndarray, precision: np.ndarray) -> np.ndarray:
+        d = x - mean
+        return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", d, precision, d), 0.0))
+
+    def distances(self, frame: pd.DataFrame) -> np.ndarray:
+        """Mahalanobis distances of rows with complete required inputs."""
+        return self._mahalanobis(self.encoder_.transform(frame), self.mean_, self.precision_)
+
+    # -- checking ------------------------------------------------------------------------------
+    def check(self, patient: pd.DataFrame | dict) -> DomainCheck:
+        """Check one patient (a one-row frame or a dict of feature values)."""
+        if isinstance(patient, dict):
+            patient = pd.DataFrame([patient])
+        if len(patient) != 1:
+            raise DomainError("check one patient at a time")
+        if not hasattr(self, "encoder_"):
+            raise DomainError("the applicability domain is not fitted")
+        row = patient.reindex(columns=[s.name for s in self.specs])
+        warnings: list[DomainWarning] = []
+        missing_required = False
+        for spec in self.specs:
+            value = row[spec.name].iloc[0]
+            if value is None or (not isinstance(value, str) and pd.isna(value)):
+                if spec.name in self.required:
+                    missing_required = True
+                    warnings.append(
+                        DomainWarning(
+                            "missing_required",
+                            spec.name,
+                            f"{spec.name} is required by this model but is missing.",
+                        )
+                    )
+                else:
+                    warnings.append(
+                        DomainWarning(
+                            "imputed",
+                            spec.name,
+                            f"{spec.name} is missing; the model fills it in from the training "
+                            "patients.",
+                        )
+                    )
+                continue
+            if spec.kind == "categorical":
+                if str(value) not in self.levels_[spec.name]:
+                    known = ", ".join(sorted(self.levels_[spec.name]))
+                    warnings.append(
+                        DomainWarning(
+                            "unseen_category",
+                            spec.name,
+                            f"{spec.name} has a value that no training patient had "
+                            f"(known values: {known}).",
+                        )
+                    )
+                continue
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise DomainError(f"{spec.name}: expected a number") from None
+            if spec.kind == "binary":
+                if number not in (0.0, 1.0):
+                    raise DomainError(f"{spec.name}: a binary feature takes 0 or 1")
+                continue
+            lo, q_lo, q_hi, hi = self.ranges_[spec.name]
+            if number < lo or number > hi:
+                side = "below" if number < lo else "above"
+                warnings.append(
+                    DomainWarning(
+                        "outside_range",
+                        spec.name,
+                        f"{spec.name} = {_fmt(number)} is {side} the range of the training "
+                        f"patients ({_fmt(lo)} to {_fmt(hi)}).",
+                    )
+                )
+            elif number < q_lo or number > q_hi:
+                lo_pct, hi_pct = (round(100 * q) for q in self.range_quantiles)
+                warnings.append(
+                    DomainWarning(
+                        "unusual_value",
+                        spec.name,
+                        f"{spec.name} = {_fmt(number)} is unusual: outside the {lo_pct}th to "
+                        f"{hi_pct}th percentiles of the training patients ({_fmt(q_lo)} to "
+                        f"{_fmt(q_hi)}).",
+                    )
+                )
+        distance = percentile = None
+        if not missing_required:
+            try:
+                distance = float(self.distances(row)[0])
+            except FeatureError as exc:
+                raise DomainError(str(exc)) from None
+            rank = np.searchsorted(self.held_out_distances_, distance, side="right")
+            percentile = float(rank / len(self.held_out_distances_))
+            if distance > self.threshold_:
+                q = round(100 * self.distance_quantile)
+                warnings.append(
+                    DomainWarning(
+                        "distance",
+                        "",
+                        f"The combination of this patient's values is far from the training "
+                        f"patients (distance {distance:.2f}, above the {q}th percentile "
+                        f"{self.threshold_:.2f} of held-out training patients).",
+                    )
+                )
+        abstain = any(w.code in self.abstain_on for w in warnings)
+        return DomainCheck(abstain, warnings, distance, self.threshold_, percentile)
