@@ -49,6 +49,7 @@ from oncology.services.payload import (
     item_key,
     section_fields,
 )
+from oncology.services.row_insert import insert_rows
 
 Status = Literal["created", "updated", "unchanged", "error"]
 ErrorKind = Literal["", "invalid", "forbidden", "conflict"]
@@ -433,16 +434,22 @@ class _Batch:
 
     def _write(self, plans: list[_Plan]) -> list[tuple[_Plan, RecordResult]]:
         now = timezone.now()
+        # New patients and sub-records are plain rows (attname -> value) written by COPY on
+        # PostgreSQL; ids of the rows others point at come back in the rows.
         new_patients = {
-            id(plan): Patient(institution_id=self.institution.pk, **plan.patient_values)
+            id(plan): {"institution_id": self.institution.pk, **plan.patient_values}
             for plan in plans
             if plan.patient is None
         }
-        Patient.objects.bulk_create(list(new_patients.values()), batch_size=1000)
-        patient_of = {
-            id(plan): plan.patient if plan.patient is not None else new_patients[id(plan)]
-            for plan in plans
-        }
+        insert_rows(Patient, list(new_patients.values()), now=now, with_ids=True)
+        # (pk, public_id) of each plan's patient, stored or new.
+        patient_of: dict[int, tuple[int, uuid.UUID]] = {}
+        for plan in plans:
+            if plan.patient is not None:
+                patient_of[id(plan)] = (plan.patient.pk, plan.patient.public_id)
+            else:
+                row = new_patients[id(plan)]
+                patient_of[id(plan)] = (row["id"], row["public_id"])
         changed_patients = []
         for plan in plans:
             if plan.patient is not None and plan.changed:
@@ -457,16 +464,17 @@ class _Batch:
 
         through = Patient.care_teams.through
         team_plans = [plan for plan in plans if plan.team_ids is not None]
-        through.objects.filter(
-            patient_id__in=[plan.patient.pk for plan in team_plans if plan.patient is not None]
-        ).delete()
-        through.objects.bulk_create(
+        stored_team_plans = [plan.patient.pk for plan in team_plans if plan.patient is not None]
+        if stored_team_plans:
+            through.objects.filter(patient_id__in=stored_team_plans).delete()
+        insert_rows(
+            through,
             [
-                through(patient_id=patient_of[id(plan)].pk, careteam_id=team_id)
+                {"patient_id": patient_of[id(plan)][0], "careteam_id": team_id}
                 for plan in team_plans
                 for team_id in sorted(plan.team_ids or ())
             ],
-            batch_size=1000,
+            now=now,
         )
 
         # Diagnoses come first in RECORD_SECTIONS, so the new ones have their pk by the time
@@ -474,16 +482,18 @@ class _Batch:
         diagnosis_pks = {id(plan): dict(plan.stored_diagnoses) for plan in plans}
         for section, model in RECORD_SECTIONS.items():
             linked = section in DIAGNOSIS_LINKED
-            new_rows: list[PatientRecordModel] = []
+            new_rows: list[dict[str, Any]] = []
+            new_row_plans: list[int] = []
             changed_rows: list[PatientRecordModel] = []
             for plan in plans:
-                patient_id = patient_of[id(plan)].pk
+                patient_id = patient_of[id(plan)][0]
                 pks = diagnosis_pks[id(plan)]
                 for values, ref in plan.creates.get(section, ()):
-                    obj = model(patient_id=patient_id, **values)
+                    row = {"patient_id": patient_id, **values}
                     if linked:
-                        obj.diagnosis_id = pks.get(ref) if ref else None  # type: ignore[attr-defined]
-                    new_rows.append(obj)
+                        row["diagnosis_id"] = pks.get(ref) if ref else None
+                    new_rows.append(row)
+                    new_row_plans.append(id(plan))
                 for old, values, ref in plan.updates.get(section, ()):
                     obj = model(pk=old["pk"], patient_id=old["patient_id"], **values)  # type: ignore[misc]
                     if linked:
@@ -495,13 +505,12 @@ class _Batch:
                 if section in DIAGNOSIS_LINKED:
                     fields.append("diagnosis")
                 model.objects.bulk_update(changed_rows, fields, batch_size=500)  # type: ignore[attr-defined]
-            if new_rows:
-                model.objects.bulk_create(new_rows, batch_size=1000)  # type: ignore[attr-defined]
-            if section == "diagnoses":
-                plan_of_patient = {patient_of[id(plan)].pk: id(plan) for plan in plans}
-                for obj in new_rows:
-                    if obj.external_id:
-                        diagnosis_pks[plan_of_patient[obj.patient_id]][obj.external_id] = obj.pk
+            is_diagnoses = section == "diagnoses"
+            insert_rows(model, new_rows, now=now, with_ids=is_diagnoses)
+            if is_diagnoses:
+                for row, plan_id in zip(new_rows, new_row_plans, strict=True):
+                    if row["external_id"]:
+                        diagnosis_pks[plan_id][row["external_id"]] = row["id"]
 
         audit_record_many(
             actor=self.actor,
@@ -509,8 +518,8 @@ class _Batch:
                 {
                     "action": _AUDIT_ACTION[plan.status],
                     "object_type": "patient",
-                    "object_id": patient_of[id(plan)].public_id,
-                    "patient_id": patient_of[id(plan)].pk,
+                    "object_id": patient_of[id(plan)][1],
+                    "patient_id": patient_of[id(plan)][0],
                     "institution_id": self.institution.pk,
                     "detail": {"fields": plan.changed},
                 }
@@ -523,7 +532,7 @@ class _Batch:
                 RecordResult(
                     index=plan.index,
                     status=plan.status,
-                    patient_public_id=patient_of[id(plan)].public_id,
+                    patient_public_id=patient_of[id(plan)][1],
                 ),
             )
             for plan in plans
