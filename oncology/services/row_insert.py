@@ -20,7 +20,7 @@ from django.db import connection, models
 
 
 def _fields(model: type[models.Model]) -> list[models.Field]:
-    return [f for f in model._meta.concrete_fields if not f.primary_key]  # type: ignore[misc]
+    return [f for f in model._meta.concrete_fields if not f.primary_key]
 
 
 def complete_rows(
@@ -50,8 +50,9 @@ def insert_rows(
 ) -> None:
     """Insert `rows` (attname -> value) as new rows of `model`, completing them first.
 
-    With `with_ids`, each row gets its primary key under "id" (as bulk_create sets it on
-    PostgreSQL). Run it inside a transaction: a failure leaves the rows it sent half-written.
+    With `with_ids`, each row gets its primary key under the pk's attname ("id"), as
+    bulk_create sets it on PostgreSQL. Run it inside a transaction: a failure leaves the rows
+    it sent half-written.
     """
     if not rows:
         return
@@ -61,7 +62,7 @@ def insert_rows(
         model.objects.bulk_create(objs, batch_size=1000)  # type: ignore[attr-defined]
         if with_ids:
             for row, obj in zip(rows, objs, strict=True):
-                row["id"] = obj.pk
+                row[obj._meta.pk.attname] = obj.pk
         return
     _copy(model, rows, with_ids=with_ids)
 
@@ -71,20 +72,22 @@ def _copy(model: type[models.Model], rows: Sequence[dict[str, Any]], *, with_ids
 
     fields = _fields(model)
     table = model._meta.db_table
-    pk_column = model._meta.pk.column  # type: ignore[union-attr]
+    pk = model._meta.pk
+    assert pk is not None  # noqa: S101 - every concrete model has one
+    pk_column, pk_attname = str(pk.column), pk.attname
     qn = connection.ops.quote_name
     json_positions = [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
     attnames = [f.attname for f in fields]
-    columns = [f.column for f in fields]
+    columns = [str(f.column) for f in fields]
     with connection.cursor() as cursor:
         if with_ids:
             cursor.execute(
                 "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
                 [qn(table), pk_column, len(rows)],
             )
-            for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
-                row["id"] = pk
-            attnames.insert(0, "id")
+            for row, (value,) in zip(rows, cursor.fetchall(), strict=True):
+                row[pk_attname] = value
+            attnames.insert(0, pk_attname)
             columns.insert(0, pk_column)
             json_positions = [i + 1 for i in json_positions]
         sql = f"COPY {qn(table)} ({', '.join(qn(c) for c in columns)}) FROM STDIN"
