@@ -479,3 +479,5 @@ RECORD_SECTIONS: dict[str, type[PatientRecordModel]] = {
     "disease_events": DiseaseEvent,
     "toxicities": Toxicity,
 }
+
+from oncology.models_outcomes import OutcomeModel, Prediction  # noqa: E402, F401

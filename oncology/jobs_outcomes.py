@@ -1,0 +1,30 @@
+"""Job handler of the outcome-model registry (registered with core.jobs; imported by
+oncology.jobs so web processes and workers know the kind)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.jobs import JobError, register_job_kind
+from core.models import Job
+from oncology.services.outcome_models import OutcomeModelError, outcome_model_train
+
+
+@register_job_kind("outcome_model_train")
+def outcome_model_train_run(job: Job) -> dict[str, Any]:
+    """Train one draft version; the job's result names it."""
+    params = {
+        key: job.payload[key]
+        for key in ("source", "kind", "name", "seed", "patients", "splits")
+        if key in job.payload
+    }
+    try:
+        model = outcome_model_train(**params, actor=job.created_by)
+    except OutcomeModelError as exc:
+        raise JobError(str(exc)) from exc
+    return {
+        "model": str(model.public_id),
+        "name": model.name,
+        "version": model.version,
+        "artifact_sha256": model.artifact_sha256,
+    }

@@ -1,0 +1,342 @@
+"""The outcome-model registry: train, store, change status, load (docs/outcomes-registry.md).
+
+Training wraps the pure library: the cohort comes from ``oncology.outcomes.simulate`` or
+``oncology.outcomes.cohorts``; ``evaluate.evaluate`` measures the model kind with the library's
+protocol (repeated stratified 80/20 splits, the treatment as a covariate); the stored model is a
+``compare.TreatmentComparison`` fitted on the whole cohort (the per-option comparison a
+prediction uses).
+
+Trust boundary of the artifact: it is a pickle, and unpickling runs code. Artifacts are only
+ever written by ``outcome_model_train`` in this process; their sha256 is kept in the database
+row, and ``outcome_model_load`` refuses any file whose bytes no longer hash to it (a file
+swapped in storage), before unpickling. Whoever can write both the database and the storage
+can run code in the server: never load an artifact from elsewhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import io
+import pickle  # noqa: S403 - see the trust boundary above
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from core.models import User
+from oncology.models_outcomes import OutcomeModel, OutcomeModelKind, OutcomeModelStatus
+from oncology.outcomes import cohorts, evaluate, simulate
+from oncology.outcomes.compare import ComparisonError, TreatmentComparison
+from oncology.outcomes.features import FeatureSpec, infer_specs
+
+# from -> the statuses it may move to
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    OutcomeModelStatus.DRAFT: (OutcomeModelStatus.VALIDATED, OutcomeModelStatus.RETIRED),
+    OutcomeModelStatus.VALIDATED: (OutcomeModelStatus.ACTIVE, OutcomeModelStatus.RETIRED),
+    OutcomeModelStatus.ACTIVE: (OutcomeModelStatus.RETIRED,),
+    OutcomeModelStatus.RETIRED: (),
+}
+
+UNIT_PER_YEAR = {"days": 365.25, "months": 12.0, "years": 1.0}
+PICKLE_PROTOCOL = 5
+
+
+class OutcomeModelError(ValueError):
+    """A registry operation cannot be done; the message says why (no patient values)."""
+
+
+class ArtifactIntegrityError(OutcomeModelError):
+    """The stored artifact's bytes do not hash to the sha256 recorded at training."""
+
+
+@dataclass(frozen=True)
+class TrainingCohort:
+    frame: pd.DataFrame  # research_id, time, event, treatment column, features
+    specs: list[FeatureSpec]
+    treatment: str
+    time_unit: str
+    endpoint: str
+    description: str
+    citation: str
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def training_cohort(*, source: str, patients: int = 2000, seed: int = 0) -> TrainingCohort:
+    """The training frame of a source: ``simulated`` or a public cohort name."""
+    if source == "simulated":
+        sim = simulate.simulate_cohort(patients, seed)
+        frame = sim.frame.copy()
+        frame.insert(0, "research_id", [f"SIM-{i + 1:06d}" for i in range(len(frame))])
+        return TrainingCohort(
+            frame=frame,
+            specs=simulate.feature_specs(),
+            treatment="treatment",
+            time_unit=sim.time_unit,
+            endpoint="overall survival",
+            description=(
+                f"simulated cohort (oncology.outcomes.simulate, {patients} patients, seed {seed}; "
+                "docs/outcomes-simulation.md)"
+            ),
+            citation="",
+        )
+    if source == "site":
+        raise OutcomeModelError(
+            "Training on the site's own records is not built yet; use 'simulated' or a public "
+            "cohort."
+        )
+    if source not in cohorts.LOADERS:
+        known = ", ".join(["simulated", *sorted(cohorts.LOADERS)])
+        raise OutcomeModelError(f"Unknown training source {source!r}; choose one of {known}.")
+    try:
+        cohort = cohorts.load(source)
+    except cohorts.CohortUnavailable as exc:
+        raise OutcomeModelError(str(exc)) from exc
+    frame = cohort.frame.copy()
+    treatments = list(cohort.treatments)
+    if len(treatments) == 1:
+        treatment = treatments[0]
+        frame[treatment] = frame[treatment].astype(str)
+    else:  # one option per combination of the cohort's treatment columns
+        treatment = "treatment"
+        frame[treatment] = (
+            frame[treatments]
+            .astype(str)
+            .apply(lambda row: "+".join(f"{c}={row[c]}" for c in treatments), axis=1)
+        )
+    features = [f for f in cohort.features if f not in treatments]
+    frame = frame[["time", "event", treatment, *features]].reset_index(drop=True)
+    frame.insert(0, "research_id", [f"{source.upper()}-{i + 1:06d}" for i in range(len(frame))])
+    return TrainingCohort(
+        frame=frame,
+        specs=infer_specs(frame[features]),
+        treatment=treatment,
+        time_unit=cohort.time_unit,
+        endpoint=cohort.endpoint,
+        description=f"public cohort {cohort.name} ({cohort.source})",
+        citation=cohort.citation,
+    )
+
+
+def _evaluate(cohort: TrainingCohort, kind: str, splits: int, seed: int) -> dict[str, Any]:
+    frame = cohort.frame.drop(columns=["research_id"])
+    specs = [
+        FeatureSpec(cohort.treatment, "clinical", "categorical", "category", "treatment"),
+        *cohort.specs,
+    ]
+    five_years = 5 * UNIT_PER_YEAR[cohort.time_unit]
+    try:
+        return evaluate.evaluate(
+            frame, "time", "event", [cohort.treatment], kind, splits, seed, five_years, specs
+        )
+    except evaluate.EvaluationError:
+        # Follow-up shorter than five years in some split: the protocol's default horizon.
+        return evaluate.evaluate(
+            frame, "time", "event", [cohort.treatment], kind, splits, seed, None, specs
+        )
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for package in ("numpy", "pandas", "lifelines", "xgboost-cpu", "torch"):
+        try:
+            out[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _model_card(
+    *, name: str, kind: str, cohort: TrainingCohort, report: dict[str, Any], options: list[str]
+) -> dict[str, Any]:
+    mean = report["mean"]
+    return {
+        "intended_use": (
+            "Research and tumour-board discussion: per-option survival estimates for one "
+            "patient as associational evidence, not an instruction. Not a medical device."
+        ),
+        "model": f"{name} ({kind}), treatment comparison by regression adjustment "
+        "(one pooled survival model with option x covariate interactions)",
+        "cohort": {
+            "description": cohort.description,
+            "citation": cohort.citation,
+            "patients": report["patients"],
+            "events": report["events"],
+            "endpoint": cohort.endpoint,
+            "time_unit": cohort.time_unit,
+            "options": options,
+        },
+        "performance": {
+            "protocol": report["protocol"],
+            "horizon": report["horizon"],
+            "harrell_c": mean["harrell_c"],
+            "uno_c": mean["uno_c"],
+            "integrated_brier": mean["integrated_brier"],
+            "calibration_error_at_horizon": mean["calibration_error"],
+        },
+        "limits": [
+            "Assumes no unmeasured confounding; the comparison is associational.",
+            "Valid only for patients like the training cohort; inputs missing from the record "
+            "are imputed and reported as warnings.",
+            "No uncertainty bands in interactive predictions yet.",
+            *(
+                ["Trained on SIMULATED data: for demonstration and testing only."]
+                if cohort.description.startswith("simulated")
+                else []
+            ),
+        ],
+    }
+
+
+def outcome_model_train(
+    *,
+    source: str,
+    kind: str,
+    name: str,
+    seed: int = 0,
+    patients: int = 2000,
+    splits: int = 3,
+    actor: User | None = None,
+) -> OutcomeModel:
+    """Fit, evaluate and store a new draft version of model ``name``."""
+    if kind not in OutcomeModelKind.values:
+        raise OutcomeModelError(f"Unknown model kind {kind!r}; choose one of cox, xgb, neural.")
+    if not name or len(name) > 80 or not all(c.isalnum() or c in "-_" for c in name):
+        raise OutcomeModelError("A model name is 1-80 letters, digits, '-' or '_'.")
+    cohort = training_cohort(source=source, patients=patients, seed=seed)
+    snapshot = cohort.frame.to_csv(index=False).encode()
+    try:
+        report = _evaluate(cohort, kind, splits, seed)
+        comparison = TreatmentComparison(cohort.specs, cohort.treatment, model_kind=kind, seed=seed)
+        comparison.fit(cohort.frame.drop(columns=["research_id"]))
+    except (evaluate.EvaluationError, ComparisonError) as exc:
+        raise OutcomeModelError(f"The cohort cannot train this model: {exc}") from exc
+    buffer = io.BytesIO()
+    pickle.dump(comparison, buffer, protocol=PICKLE_PROTOCOL)
+    artifact = buffer.getvalue()
+    options = list(comparison.options_)
+    metrics = {
+        "protocol": report["protocol"],
+        "horizon": report["horizon"],
+        "horizon_source": report["horizon_source"],
+        "mean": report["mean"],
+        "sd": report["sd"],
+    }
+    calibration = [
+        {
+            "split": s["split"],
+            "horizon": report["horizon"],
+            "mean_predicted_survival": s["mean_predicted_survival_at_horizon"],
+            "kaplan_meier_survival": s["km_survival_at_horizon"],
+        }
+        for s in report["splits"]
+    ]
+    data_sha = _sha256(snapshot)
+    with transaction.atomic():
+        latest = OutcomeModel.objects.select_for_update().filter(name=name)
+        version = (latest.aggregate(v=Max("version"))["v"] or 0) + 1
+        model = OutcomeModel(
+            name=name,
+            version=version,
+            kind=kind,
+            target=cohort.endpoint,
+            time_unit=cohort.time_unit,
+            treatment_column=cohort.treatment,
+            options=options,
+            feature_spec=[s.as_dict() for s in cohort.specs],
+            training_source=source,
+            training_params={
+                "seed": seed,
+                "patients": int(len(cohort.frame)),
+                "splits": splits,
+                "libraries": _versions(),
+                "pickle_protocol": PICKLE_PROTOCOL,
+            },
+            training_data_sha256=data_sha,
+            artifact_sha256=_sha256(artifact),
+            metrics=metrics,
+            calibration=calibration,
+            model_card=_model_card(
+                name=name, kind=kind, cohort=cohort, report=report, options=options
+            ),
+            created_by=actor,
+        )
+        model.training_snapshot.save(
+            f"{name}-v{version}-{data_sha[:12]}.csv", ContentFile(snapshot), save=False
+        )
+        model.artifact.save(f"{name}-v{version}.pickle", ContentFile(artifact), save=False)
+        try:
+            model.save()
+        except IntegrityError as exc:
+            raise OutcomeModelError(f"{name} v{version} was stored meanwhile; retry.") from exc
+    return model
+
+
+def outcome_model_get(*, name: str, version: int) -> OutcomeModel:
+    try:
+        return OutcomeModel.objects.get(name=name, version=version)
+    except OutcomeModel.DoesNotExist:
+        raise OutcomeModelError(f"No outcome model {name} v{version}.") from None
+
+
+def outcome_model_set_status(*, model: OutcomeModel, status: str) -> OutcomeModel:
+    """Move ``model`` to ``status`` if TRANSITIONS allow it. Activating a version retires the
+    name's previously active version in the same transaction (one active version per name)."""
+    if status not in OutcomeModelStatus.values:
+        raise OutcomeModelError(f"Unknown status {status!r}.")
+    with transaction.atomic():
+        model = OutcomeModel.objects.select_for_update().get(pk=model.pk)
+        if status not in TRANSITIONS[model.status]:
+            allowed = ", ".join(TRANSITIONS[model.status]) or "none"
+            raise OutcomeModelError(
+                f"{model.name} v{model.version} is {model.status}: it cannot become {status} "
+                f"(allowed: {allowed})."
+            )
+        now = timezone.now()
+        if status == OutcomeModelStatus.ACTIVE:
+            OutcomeModel.objects.filter(name=model.name, status=OutcomeModelStatus.ACTIVE).update(
+                status=OutcomeModelStatus.RETIRED, status_changed_at=now
+            )
+        model.status = status
+        model.status_changed_at = now
+        model.save(update_fields=["status", "status_changed_at"])
+    return model
+
+
+_LOADED: dict[tuple[int, str], TreatmentComparison] = {}
+
+
+def outcome_model_load(model: OutcomeModel) -> TreatmentComparison:
+    """The fitted comparison, after checking the artifact's sha256 (see the trust boundary)."""
+    # The file is read and hashed on every load (cheap), so a file changed after a first load
+    # is still refused; only the unpickled object is cached.
+    try:
+        with default_storage.open(str(model.artifact.name), "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise ArtifactIntegrityError(
+            f"The artifact of {model.name} v{model.version} cannot be read from storage."
+        ) from exc
+    if _sha256(data) != model.artifact_sha256:
+        raise ArtifactIntegrityError(
+            f"The artifact of {model.name} v{model.version} does not match the sha256 recorded "
+            "at training; it was changed after training and will not be loaded."
+        )
+    key = (model.pk, model.artifact_sha256)
+    if key in _LOADED:
+        return _LOADED[key]
+    comparison = pickle.loads(data)  # noqa: S301 - hash verified above
+    if not isinstance(comparison, TreatmentComparison):
+        raise ArtifactIntegrityError(
+            f"The artifact of {model.name} v{model.version} is not a model."
+        )
+    _LOADED[key] = comparison
+    return comparison
