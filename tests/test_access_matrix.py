@@ -180,6 +180,37 @@ def _mask_change(w: World) -> str:
     return reverse("imaging:viewer-mask-change", kwargs=kwargs)
 
 
+def _prediction(w: World) -> str:
+    # A stored prediction (tests/oncology/api/test_predictions.py exercises the real ones).
+    from oncology.models import OutcomeModel, Prediction
+
+    model = OutcomeModel.objects.create(
+        name="matrix",
+        version=1,
+        kind="cox",
+        time_unit="months",
+        training_source="simulated",
+        training_data_sha256="0" * 64,
+        artifact_sha256="0" * 64,
+    )
+    prediction = Prediction.objects.create(
+        patient=w.patient,
+        model=model,
+        inputs_sha256="0" * 64,
+        output={
+            "time_unit": "months",
+            "horizon": 60.0,
+            "target": "os",
+            "options": [],
+            "bands": None,
+        },
+    )
+    return reverse(
+        "api-prediction-detail",
+        kwargs={"public_id": w.patient.public_id, "prediction_id": prediction.public_id},
+    )
+
+
 def _fixed(name: str) -> Callable[[World], str]:
     return lambda w: reverse(name)
 
@@ -302,6 +333,9 @@ MATRIX = [
     Row("api-patient-bulk", _fixed("api-patient-bulk"), POST_ONLY_API),
     Row("api-patient-lookup", _fixed("api-patient-lookup"), POST_ONLY_API),
     Row("api-patient-detail", _patient("api-patient-detail"), API_PATIENT),
+    # Outcome predictions (tests/oncology/api/test_predictions.py): follow the patient.
+    Row("api-prediction-list", _patient("api-prediction-list"), API_PATIENT),
+    Row("api-prediction-detail", _prediction, API_PATIENT),
     Row("api-genomic-report-list", _patient("api-genomic-report-list"), API_PATIENT),
     Row(
         "api-genomic-report-detail",

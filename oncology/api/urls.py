@@ -1,6 +1,6 @@
 from django.urls import path
 
-from oncology.api import views
+from oncology.api import outcomes, views
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="api-me"),
@@ -9,5 +9,15 @@ urlpatterns = [
     path("patients/bulk/", views.PatientBulkUpsertView.as_view(), name="api-patient-bulk"),
     path(
         "patients/<uuid:public_id>/", views.PatientDetailView.as_view(), name="api-patient-detail"
+    ),
+    path(
+        "patients/<uuid:public_id>/predictions/",
+        outcomes.PredictionListCreateView.as_view(),
+        name="api-prediction-list",
+    ),
+    path(
+        "patients/<uuid:public_id>/predictions/<uuid:prediction_id>/",
+        outcomes.PredictionDetailView.as_view(),
+        name="api-prediction-detail",
     ),
 ]

@@ -144,6 +144,17 @@ def _evaluate(cohort: TrainingCohort, kind: str, splits: int, seed: int) -> dict
         )
 
 
+def _numeric_ranges(cohort: TrainingCohort) -> dict[str, list[float]]:
+    """Observed [min, max] of each numeric feature: a prediction outside it gets a warning."""
+    out = {}
+    for spec in cohort.specs:
+        if spec.kind == "numeric":
+            values = pd.to_numeric(cohort.frame[spec.name], errors="coerce").dropna()
+            if len(values):
+                out[spec.name] = [float(values.min()), float(values.max())]
+    return out
+
+
 def _versions() -> dict[str, str]:
     out = {}
     for package in ("numpy", "pandas", "lifelines", "xgboost-cpu", "torch"):
@@ -259,6 +270,7 @@ def outcome_model_train(
                 "splits": splits,
                 "libraries": _versions(),
                 "pickle_protocol": PICKLE_PROTOCOL,
+                "ranges": _numeric_ranges(cohort),
             },
             training_data_sha256=data_sha,
             artifact_sha256=_sha256(artifact),

@@ -23,6 +23,8 @@ def test_the_schema_generates_and_validates_without_warnings(tmp_path):
         "/api/v1/patients/bulk/",
         "/api/v1/patients/{public_id}/",
         "/api/v1/me/",
+        "/api/v1/patients/{public_id}/predictions/",
+        "/api/v1/patients/{public_id}/predictions/{prediction_id}/",
     ):
         assert f"{path}:" in text
 

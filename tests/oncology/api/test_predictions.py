@@ -1,0 +1,196 @@
+"""The prediction API: per-option comparison for one patient, stored, access-checked, audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from django.core.files.storage import default_storage
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from core.models import AuditEvent
+from oncology.models import Comorbidity, OutcomeModel, PerformanceStatus, Prediction
+from oncology.outcomes import simulate
+from oncology.services.outcome_models import outcome_model_set_status, outcome_model_train
+from tests.conftest import World
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings: Any, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = tmp_path
+
+
+@pytest.fixture
+def active_model() -> OutcomeModel:
+    # 2,000 simulated patients (seed 0), one validation split: about 3 s.
+    model = outcome_model_train(
+        source="simulated", kind="cox", name="sim-cox", patients=2000, splits=1
+    )
+    outcome_model_set_status(model=model, status="validated")
+    return outcome_model_set_status(model=model, status="active")
+
+
+@pytest.fixture
+def demo_like(world: World) -> World:
+    """The world's patient as the demo cohort records one: 60 at a stage IB diagnosis, ECOG 1,
+    one Charlson condition (diabetes without end-organ damage, 1 point)."""
+    patient = world.patient
+    PerformanceStatus.objects.create(patient=patient, assessed_on=dt.date(2021, 3, 1), ecog=1)
+    Comorbidity.objects.create(patient=patient, condition="diabetes_uncomplicated")
+    return world
+
+
+def _url(world: World) -> str:
+    return reverse("api-prediction-list", kwargs={"public_id": world.patient.public_id})
+
+
+def _events(**filters: Any) -> int:
+    return AuditEvent.objects.filter(object_type="outcome_prediction", **filters).count()
+
+
+def test_a_care_team_member_gets_every_option_labelled_associational(
+    demo_like: World, api_member: APIClient, active_model: OutcomeModel
+) -> None:
+    response = api_member.post(_url(demo_like), {}, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["label"] == "associational"
+    assert "not an instruction" in body["label_text"]
+    assert (body["model"]["name"], body["model"]["version"]) == ("sim-cox", 1)
+    assert body["inputs"] == {
+        "age": 60.0,
+        "sex": "female",
+        "ecog": 1.0,
+        "stage": "I",
+        "tumour_size_mm": None,
+        "comorbidity_index": 1.0,
+        "marker_positive": None,
+        "texture_heterogeneity": None,
+    }
+    imputed = {w.split(" ")[0] for w in body["warnings"]}
+    assert imputed == {"tumour_size_mm", "marker_positive", "texture_heterogeneity"}
+    out = body["output"]
+    assert (out["time_unit"], out["horizon"], out["bands"]) == ("months", 60.0, None)
+    options = {o["option"]: o for o in out["options"]}
+    assert set(options) == set(simulate.OPTIONS)
+    for o in options.values():
+        assert o["survival"][0] == 1.0
+        assert np.all(np.diff(o["survival"]) <= 1e-12)
+        assert 1 > o["survival_1y"] > o["survival_2y"] > o["survival_5y"] > 0
+        assert 0 < o["rmst"] < 60
+    # Against the simulation's known truth for this patient (unrecorded inputs at the training
+    # cohort's median / mode, as the encoder imputes them): 5-year survival within 0.1 for
+    # every option, and the stage I ordering of the truth (surgery beats radiotherapy alone).
+    frame = pd.read_csv(default_storage.path(active_model.training_snapshot.name))
+    covariates = pd.DataFrame(
+        [
+            {
+                "age": 60.0,
+                "sex": "female",
+                "ecog": 1,
+                "stage": "I",
+                "tumour_size_mm": frame["tumour_size_mm"].median(),
+                "comorbidity_index": 1,
+                "marker_positive": int(frame["marker_positive"].mode()[0]),
+                "texture_heterogeneity": frame["texture_heterogeneity"].median(),
+            }
+        ]
+    )
+    for option, estimate in options.items():
+        truth = simulate.true_survival(covariates, option, np.array([60.0]))[0, 0]
+        assert abs(estimate["survival_5y"] - truth) < 0.1, option
+    assert options["surgery"]["rmst"] > options["radiotherapy"]["rmst"]
+    stored = Prediction.objects.get()
+    assert (stored.label, stored.inputs_sha256) == ("associational", body["inputs_sha256"])
+    assert _events(action="create", object_id=str(stored.public_id)) == 1
+
+
+def test_list_and_detail_are_audited_once_each(
+    demo_like: World,
+    api_member: APIClient,
+    active_model: OutcomeModel,
+    django_assert_max_num_queries: Any,
+) -> None:
+    created = api_member.post(_url(demo_like), {"model": "sim-cox"}, format="json").json()
+    with django_assert_max_num_queries(8):
+        listed = api_member.get(_url(demo_like))
+    assert listed.status_code == 200
+    assert [p["public_id"] for p in listed.json()["results"]] == [created["public_id"]]
+    assert _events(action="list") == 1
+    detail_url = reverse(
+        "api-prediction-detail",
+        kwargs={"public_id": demo_like.patient.public_id, "prediction_id": created["public_id"]},
+    )
+    detail = api_member.get(detail_url)
+    assert detail.status_code == 200
+    assert detail.json()["output"] == created["output"]
+    assert _events(action="view") == 1
+
+
+def test_an_outsider_gets_404_and_nothing_is_stored(
+    demo_like: World, active_model: OutcomeModel, api_member: APIClient
+) -> None:
+    created = api_member.post(_url(demo_like), {}, format="json").json()
+    outsider = APIClient()
+    outsider.force_authenticate(demo_like.outsider)
+    assert outsider.post(_url(demo_like), {}, format="json").status_code == 404
+    detail_url = reverse(
+        "api-prediction-detail",
+        kwargs={"public_id": demo_like.patient.public_id, "prediction_id": created["public_id"]},
+    )
+    assert outsider.get(detail_url).status_code == 404
+    assert Prediction.objects.count() == 1
+
+
+def test_a_hospital_system_of_the_institution_may_predict(
+    demo_like: World, active_model: OutcomeModel, api_integration: APIClient
+) -> None:
+    assert api_integration.post(_url(demo_like), {}, format="json").status_code == 201
+
+
+def test_a_required_input_missing_from_the_record_is_refused_by_name(
+    world: World, api_member: APIClient, active_model: OutcomeModel
+) -> None:
+    # No performance status recorded: ecog is declared 'reject'.
+    response = api_member.post(_url(world), {}, format="json")
+    assert response.status_code == 400
+    assert "ecog" in str(response.json())
+    assert not Prediction.objects.exists()
+
+
+def test_an_out_of_range_input_is_a_warning(
+    demo_like: World, api_member: APIClient, active_model: OutcomeModel
+) -> None:
+    demo_like.patient.birth_date = dt.date(1921, 1, 1)  # 100 at diagnosis; trained on 30-90
+    demo_like.patient.save()
+    body = api_member.post(_url(demo_like), {}, format="json").json()
+    assert any(
+        w.startswith("age lies outside the training cohort's range") for w in body["warnings"]
+    )
+
+
+def test_without_an_active_model_nothing_is_predicted(
+    demo_like: World, api_member: APIClient
+) -> None:
+    outcome_model_train(source="simulated", kind="cox", name="draft-only", patients=800, splits=1)
+    response = api_member.post(_url(demo_like), {}, format="json")
+    assert response.status_code == 400
+    assert "No outcome model is active" in str(response.json())
+
+
+def test_a_tampered_artifact_is_refused_with_a_clear_error(
+    demo_like: World, api_member: APIClient, active_model: OutcomeModel
+) -> None:
+    path = Path(default_storage.path(active_model.artifact.name))
+    path.write_bytes(path.read_bytes()[:-1] + b"X")
+    response = api_member.post(_url(demo_like), {}, format="json")
+    assert response.status_code == 409
+    assert "does not match the sha256 recorded at training" in str(response.json())
+    assert not Prediction.objects.exists()
