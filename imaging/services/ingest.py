@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
@@ -108,8 +109,38 @@ class _Pending:
 
 
 def _save_file(institution: Institution, data: bytes) -> str:
+    """Store `data` under a new random name; its storage name.
+
+    On plain local storage the file is written with one exclusive create (``O_EXCL``) and one
+    write: the name is new (a random UUID), so Django's free-name check, per-file lock and
+    64 KB chunking are round trips with nothing to protect against. Anything unusual (the
+    folder does not exist yet, a name taken, another storage backend) goes through
+    `default_storage.save`. Neither path fsyncs: as with every Django upload, a file is durable
+    when the operating system flushes it (see docs/imaging.md)."""
     name = f"{STORAGE_DIR}/{institution.pk}/{uuid.uuid4().hex}.dcm"
+    if default_storage.__class__ is FileSystemStorage:
+        try:
+            return _write_new_local(name, data)
+        except (FileNotFoundError, FileExistsError):
+            pass
     return default_storage.save(name, ContentFile(data))
+
+
+def _write_new_local(name: str, data: bytes) -> str:
+    path = default_storage.path(name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb", closefd=False) as f:
+            f.write(data)
+        mode = getattr(default_storage, "file_permissions_mode", None)
+        if mode is not None:
+            os.chmod(path, mode)
+    except BaseException:
+        os.close(fd)
+        os.unlink(path)
+        raise
+    os.close(fd)
+    return name
 
 
 def _delete_files(items: Iterable[_Pending]) -> None:
@@ -497,17 +528,25 @@ class IngestBatch:
         return results
 
     def _load_rows(self, items: list[_Pending]) -> None:
-        """Fetch the studies and series of `items` not cached yet (one query each)."""
+        """Fetch the series of `items` not cached yet with their studies (one query), then the
+        studies still missing (a new series, or none of the studies' series stored yet: one
+        more query). A series arriving instance by instance (an upload of one file a request)
+        costs one query."""
+        series_uids = {i.parsed.series_uid for i in items} - set(self._series)
+        if series_uids:
+            for series in Series.objects.filter(series_instance_uid__in=series_uids).select_related(
+                "study"
+            ):
+                self._series[series.series_instance_uid] = series
+                study = series.study
+                if study.institution_id == self.institution.pk:
+                    self._studies.setdefault(study.study_instance_uid, study)
         study_uids = {i.parsed.study_uid for i in items} - set(self._studies)
         if study_uids:
             for study in Study.objects.filter(
                 institution=self.institution, study_instance_uid__in=study_uids
             ):
                 self._studies[study.study_instance_uid] = study
-        series_uids = {i.parsed.series_uid for i in items} - set(self._series)
-        if series_uids:
-            for series in Series.objects.filter(series_instance_uid__in=series_uids):
-                self._series[series.series_instance_uid] = series
 
     def _study(self, p: ParsedInstance, item: _Pending, patient: Patient) -> Study:
         study = self._studies.get(p.study_uid)
@@ -608,13 +647,22 @@ class IngestBatch:
             ]
             if large:
                 viewer_series.volume_prepare_after_ingest(series_ids=large, created_by=self.actor)
-        if added:
+        if added and self._may_add_masks(added):
             # A structure set or segmentation arrived: its masks get default-preset radiomics
             # runs (settings.RADIOMICS_ON_NEW_MASKS).
             from imaging.services.radiomics import radiomics_after_ingest
 
             radiomics_after_ingest(series_ids=added, actor=self.actor)
         return self.results
+
+    def _may_add_masks(self, series_pks: Iterable[int]) -> bool:
+        """Whether any of these series may be an RTSTRUCT or SEG series (the radiomics hook
+        looks them up only then: an image series arriving one file a request would otherwise
+        cost a query a request). A series whose row is no longer cached counts as one."""
+        from imaging.viewer_series import MASK_MODALITIES
+
+        modality = {s.pk: s.modality for s in self._series.values()}
+        return any(modality.get(pk, MASK_MODALITIES[0]) in MASK_MODALITIES for pk in series_pks)
 
     def abort(self) -> None:
         """An unexpected error stopped the batch; the caller re-raises it. Inside a transaction
