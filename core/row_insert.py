@@ -1,9 +1,11 @@
 """Inserting many new rows of one model fast: PostgreSQL COPY, bulk_create elsewhere.
 
-The sync's create path writes ~9 rows per record. Django's bulk_create spends most of its time
-preparing every value through its field machinery and psycopg's array adaptation; COPY takes
-the plain Python values as they are. Rows that others must point at (patients, diagnoses) get
-their ids from the table's own sequence first, in one query, so COPY needs no RETURNING.
+Used where thousands of rows are written per call: the record sync's create path (~9 rows a
+record) and the audit events of bulk operations (one a patient). Django's bulk_create spends
+most of its time preparing every value through its field machinery and psycopg's array
+adaptation; COPY takes the plain Python values as they are. Rows that others must point at
+(patients, diagnoses) get their ids from the table's own sequence first, in one query, so COPY
+needs no RETURNING.
 
 Like bulk_create, nothing here calls save() or sends signals. A field the row leaves out takes
 the model's default; created_at/updated_at style fields (auto_now, auto_now_add) take `now`.

@@ -32,6 +32,7 @@ from rest_framework import serializers
 from core.api.errors import flatten_errors
 from core.audit import audit_record_many
 from core.models import AuditAction, User
+from core.row_insert import insert_rows
 from oncology.clinical.record import validate_record_dates, validate_section
 from oncology.models import (
     RECORD_SECTIONS,
@@ -49,7 +50,6 @@ from oncology.services.payload import (
     item_key,
     section_fields,
 )
-from oncology.services.row_insert import insert_rows
 
 Status = Literal["created", "updated", "unchanged", "error"]
 ErrorKind = Literal["", "invalid", "forbidden", "conflict"]
