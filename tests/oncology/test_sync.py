@@ -6,8 +6,9 @@ import datetime as dt
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from core.models import AuditAction, AuditEvent, Role
 from oncology.models import Diagnosis, LabResult, Patient, Surgery
@@ -402,3 +403,27 @@ def test_comorbidities_are_matched_by_condition_and_their_external_ids_stay_uniq
         {"mrn": "SYN-000001", "comorbidities": [{"condition": "dementia", "external_id": "c-1"}]},
     )
     assert "comorbidities[0].external_id" in taken.errors
+
+
+def test_a_bulk_create_costs_the_same_statements_for_2_or_20_records(world):
+    # A batch reads and writes per table, never per record: the SQL it sends does not grow
+    # with its records (on PostgreSQL new rows go by COPY, which is not a logged query).
+    def statements(first: int, count: int) -> list[str]:
+        with CaptureQueriesContext(connection) as queries:
+            results = patient_records_bulk_upsert(
+                actor=world.integration,
+                institution=world.institution,
+                records=[lung_record(i) for i in range(first, first + count)],
+            )
+        assert {r.status for r in results} == {"created"}
+        return [q["sql"].split(" ", 1)[0] for q in queries.captured_queries]
+
+    small = statements(1, 2)
+    large = statements(100, 20)
+
+    assert len(large) == len(small)
+    assert Patient.objects.filter(mrn__startswith="SYN-").count() == 22
+    assert AuditEvent.objects.filter(action=AuditAction.CREATE).count() == 22
+    assert LabResult.objects.filter(patient__mrn="SYN-000119").count() == 3
+    surgery = Surgery.objects.get(patient__mrn="SYN-000119")
+    assert surgery.diagnosis == Diagnosis.objects.get(patient__mrn="SYN-000119")
