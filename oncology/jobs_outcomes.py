@@ -1,4 +1,4 @@
-"""Job handler of the outcome-model registry (registered with core.jobs; imported by
+"""Job handlers of the outcome-model registry (registered with core.jobs; imported by
 oncology.jobs so web processes and workers know the kind)."""
 
 from __future__ import annotations
@@ -7,7 +7,9 @@ from typing import Any
 
 from core.jobs import JobError, register_job_kind
 from core.models import Job
+from oncology.models_outcomes import Prediction
 from oncology.services.outcome_models import OutcomeModelError, outcome_model_train
+from oncology.services.outcome_predictions import BAND_REPLICATES, prediction_bands_compute
 
 
 @register_job_kind("outcome_model_train")
@@ -28,3 +30,22 @@ def outcome_model_train_run(job: Job) -> dict[str, Any]:
         "version": model.version,
         "artifact_sha256": model.artifact_sha256,
     }
+
+
+@register_job_kind("outcome_prediction_bands")
+def outcome_prediction_bands_run(job: Job) -> dict[str, Any]:
+    """Bootstrap bands for one stored prediction (seconds to minutes: a refit per replicate)."""
+    try:
+        prediction = Prediction.objects.select_related("model", "patient").get(
+            pk=job.payload["prediction_id"]
+        )
+    except Prediction.DoesNotExist as exc:
+        raise JobError("The prediction no longer exists.") from exc
+    try:
+        return prediction_bands_compute(
+            prediction=prediction,
+            replicates=int(job.payload.get("replicates", BAND_REPLICATES)),
+            actor=job.created_by,
+        )
+    except OutcomeModelError as exc:  # ArtifactIntegrityError included
+        raise JobError(str(exc)) from exc

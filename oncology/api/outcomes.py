@@ -35,6 +35,11 @@ class PredictionCreateSerializer(serializers.Serializer):
         help_text="Name of the outcome model; its active version is used. Default: the one "
         "active model.",
     )
+    bands = serializers.BooleanField(
+        default=False,
+        help_text="Also compute 95% bootstrap bands in a background job; `output.bands` is "
+        '{"status": "queued"} until it has run.',
+    )
 
 
 class ModelRefSerializer(serializers.Serializer):
@@ -132,7 +137,8 @@ class PredictionListCreateView(GenericAPIView):
         description=(
             "Compare every treatment option of the active outcome model for this patient: "
             "survival curve, restricted mean survival and 1-, 2- and 5-year survival per "
-            "option, without uncertainty bands. Associational evidence, not an instruction. "
+            "option, without uncertainty bands (`bands: true` adds them later, in a job). "
+            "Associational evidence, not an instruction. "
             "Inputs come from the record; imputed or out-of-range inputs are listed in "
             "`warnings`; a required input missing from the record is a 400 naming it."
         ),
@@ -145,6 +151,7 @@ class PredictionListCreateView(GenericAPIView):
                 user=request.user,  # type: ignore[arg-type]
                 patient_public_id=public_id,
                 model_name=body.validated_data.get("model") or None,
+                bands=body.validated_data["bands"],
             )
         except ModelUnusable as exc:
             raise Conflict(str(exc)) from exc

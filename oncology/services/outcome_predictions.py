@@ -18,8 +18,10 @@ import numpy as np
 import pandas as pd
 
 from core.audit import audit_record
+from core.jobs import job_enqueue
 from core.models import AuditAction, User
 from oncology.models_outcomes import OutcomeModel, OutcomeModelStatus, Prediction
+from oncology.outcomes.compare import bootstrap_bands
 from oncology.selectors import patient_get
 from oncology.services.outcome_features import MissingRequiredInputs, outcome_features_assemble
 from oncology.services.outcome_models import (
@@ -35,6 +37,8 @@ LABEL_TEXT = (
 )
 CURVE_STEPS = 60  # points of each survival curve in the stored output
 AUDIT_OBJECT = "outcome_prediction"
+BAND_REPLICATES = 100  # bootstrap refits per band job (0.3-1.5 s each on this machine)
+BAND_LEVEL = 0.95
 
 
 class PredictionRefused(ValueError):
@@ -101,11 +105,16 @@ def inputs_sha256(values: dict[str, Any]) -> str:
 
 
 def prediction_create(
-    *, user: User, patient_public_id: uuid.UUID | str, model_name: str | None = None
+    *,
+    user: User,
+    patient_public_id: uuid.UUID | str,
+    model_name: str | None = None,
+    bands: bool = False,
 ) -> Prediction:
     """Compare every option of the active model (or the active version of ``model_name``) for
     one visible patient; one CREATE audit event. Http404 when the patient is not visible;
-    PredictionRefused when no prediction can be made (nothing is stored then)."""
+    PredictionRefused when no prediction can be made (nothing is stored then). ``bands``
+    enqueues an ``outcome_prediction_bands`` job that adds bootstrap bands later."""
     patient = patient_get(user=user, public_id=patient_public_id, audit_action=None)
     model = _active_model(model_name)
     try:
@@ -162,4 +171,54 @@ def prediction_create(
         patient_id=patient.pk,
         institution_id=patient.institution_id,
     )
+    if bands:
+        job = job_enqueue(
+            kind="outcome_prediction_bands",
+            payload={"prediction_id": prediction.pk, "replicates": BAND_REPLICATES},
+            idempotency_key=f"outcome_prediction_bands:{prediction.public_id}",
+            created_by=user,
+            max_attempts=2,
+        )
+        prediction.output["bands"] = {"status": "queued", "job": str(job.public_id)}
+        prediction.save(update_fields=["output"])
     return prediction
+
+
+def prediction_bands_compute(
+    *, prediction: Prediction, replicates: int, actor: User | None = None
+) -> dict[str, Any]:
+    """Percentile bootstrap bands (``compare.bootstrap_bands``: the comparison refitted on
+    ``replicates`` resamples of its training cohort) for the stored inputs, on the same time
+    grid as the stored curves; stored in ``output["bands"]`` with one UPDATE audit event."""
+    model = prediction.model
+    comparison = outcome_model_load(model)
+    frame = _frame(model, prediction.inputs)
+    horizon = float(prediction.output["horizon"])
+    result = bootstrap_bands(
+        comparison, frame, horizon, replicates=replicates, level=BAND_LEVEL, steps=CURVE_STEPS
+    )
+    bands = {
+        "status": "done",
+        "level": result.level,
+        "replicates": result.replicates,
+        "method": "percentile bootstrap, resampled within each option",
+        "lower": {o: _rounded(v) for o, v in result.lower.items()},
+        "upper": {o: _rounded(v) for o, v in result.upper.items()},
+        "rmst": {o: [round(lo, 4), round(hi, 4)] for o, (lo, hi) in result.rmst.items()},
+        "rmst_difference": [
+            {"option": a, "versus": b, "lower": round(lo, 4), "upper": round(hi, 4)}
+            for (a, b), (lo, hi) in result.rmst_difference.items()
+        ],
+    }
+    prediction.output["bands"] = bands
+    prediction.save(update_fields=["output"])
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        object_type=AUDIT_OBJECT,
+        object_id=prediction.public_id,
+        patient_id=prediction.patient_id,
+        institution_id=prediction.patient.institution_id,
+        detail={"fields": ["bands"]},
+    )
+    return {"prediction": str(prediction.public_id), "replicates": replicates}

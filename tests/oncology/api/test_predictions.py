@@ -13,7 +13,8 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from core.models import AuditEvent
+from core.jobs import job_execute
+from core.models import AuditEvent, Job
 from oncology.models import Comorbidity, OutcomeModel, PerformanceStatus, Prediction
 from oncology.outcomes import simulate
 from oncology.services.outcome_models import outcome_model_set_status, outcome_model_train
@@ -194,3 +195,30 @@ def test_a_tampered_artifact_is_refused_with_a_clear_error(
     assert response.status_code == 409
     assert "does not match the sha256 recorded at training" in str(response.json())
     assert not Prediction.objects.exists()
+
+
+def test_bands_on_request_are_computed_by_a_job_and_stored(
+    demo_like: World, api_member: APIClient, active_model: OutcomeModel
+) -> None:
+    response = api_member.post(_url(demo_like), {"bands": True}, format="json")
+    assert response.status_code == 201
+    assert response.json()["output"]["bands"]["status"] == "queued"
+    job = Job.objects.get(kind="outcome_prediction_bands")
+    job.payload["replicates"] = 10  # the library's minimum; the default is 100
+    job.save()
+    assert job_execute(job.pk)[0] == "succeeded"
+    prediction = Prediction.objects.get()
+    bands = prediction.output["bands"]
+    assert (bands["status"], bands["replicates"], bands["level"]) == ("done", 10, 0.95)
+    options = {o["option"]: o for o in prediction.output["options"]}
+    assert set(bands["lower"]) == set(options)
+    for option, estimate in options.items():
+        lower, upper = np.array(bands["lower"][option]), np.array(bands["upper"][option])
+        assert len(lower) == len(estimate["times"])
+        assert np.all(lower <= upper + 1e-12)
+        assert upper[-1] - lower[-1] > 0.005  # a refit per replicate: the bands have width
+        lo, hi = bands["rmst"][option]
+        # The point estimate from the full cohort sits near the bootstrap interval.
+        assert lo - 3 <= estimate["rmst"] <= hi + 3
+    assert len(bands["rmst_difference"]) == 15  # 6 options, every pair once
+    assert _events(action="update", object_id=str(prediction.public_id)) == 1
