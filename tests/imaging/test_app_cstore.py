@@ -356,3 +356,57 @@ def test_a_long_association_is_audited_in_steps_that_add_up(
     while sum(e.detail["count"] for e in events) < 5 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert sorted(e.detail["count"] for e in events) == [1, 2, 2]
+
+
+# --- the file meta written in front of each received data set ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("sop_class", "sop_instance", "syntax"),
+    [
+        (CTImageStorage, "1.2.3.4", ExplicitVRLittleEndian),  # even length
+        (CTImageStorage, "1.2.3.45", ImplicitVRLittleEndian),  # odd length: padded
+        ("1.2.840.10008.5.1.4.1.1.481.3", "9" * 64, "1.2.840.10008.1.2.4.50"),  # 64: the limit
+    ],
+)
+def test_the_file_meta_is_byte_for_byte_pynetdicoms(sop_class, sop_instance, syntax) -> None:
+    from pynetdicom.dsutils import create_file_meta, encode_file_meta
+
+    from imaging.cstore import file_meta_bytes
+
+    expected = encode_file_meta(
+        create_file_meta(
+            sop_class_uid=sop_class, sop_instance_uid=sop_instance, transfer_syntax=syntax
+        )
+    )
+    assert file_meta_bytes(str(sop_class), sop_instance, str(syntax)) == expected
+
+
+@pytest.mark.parametrize("uid", ["", "1.2.\u00e9", "1" * 65])
+def test_a_uid_the_direct_encoder_cannot_write_is_refused_for_the_fallback(uid: str) -> None:
+    from imaging.cstore import file_meta_bytes
+
+    with pytest.raises(ValueError, match="short ASCII"):
+        file_meta_bytes(str(CTImageStorage), uid, str(ExplicitVRLittleEndian))
+
+
+def test_the_encoded_instance_is_what_pynetdicom_would_write(tmp_path: Path) -> None:
+    from io import BytesIO
+
+    from pynetdicom import evt
+    from pynetdicom.dimse_primitives import C_STORE
+    from pynetdicom.events import Event
+    from pynetdicom.presentation import build_context
+
+    from imaging.cstore import encoded_instance
+
+    request = C_STORE()
+    request.AffectedSOPClassUID = CTImageStorage
+    request.AffectedSOPInstanceUID = "1.2.826.0.1.3680043.8.498.1"
+    request.DataSet = BytesIO(b"\x08\x00\x16\x00UI\x1a\x00" + str(CTImageStorage).encode())
+    context = build_context(CTImageStorage, ImplicitVRLittleEndian)
+    context.context_id = 1
+    event = Event(
+        SimpleNamespace(), evt.EVT_C_STORE, {"request": request, "context": context.as_tuple}
+    )
+    assert encoded_instance(event) == event.encoded_dataset()
