@@ -102,16 +102,14 @@ def training_cohort(*, source: str, patients: int = 2000, seed: int = 0) -> Trai
         raise OutcomeModelError(str(exc)) from exc
     frame = cohort.frame.copy()
     treatments = list(cohort.treatments)
-    if len(treatments) == 1:
-        treatment = treatments[0]
-        frame[treatment] = frame[treatment].astype(str)
-    else:  # one option per combination of the cohort's treatment columns
-        treatment = "treatment"
-        frame[treatment] = (
-            frame[treatments]
-            .astype(str)
-            .apply(lambda row: "+".join(f"{c}={row[c]}" for c in treatments), axis=1)
-        )
+    # One option per combination of the cohort's treatment columns, named "column=value" (a
+    # bare "0"/"1" would not say which treatment it is).
+    treatment = "treatment"
+    frame[treatment] = (
+        frame[treatments]
+        .astype(str)
+        .apply(lambda row: "+".join(f"{c}={row[c]}" for c in treatments), axis=1)
+    )
     features = [f for f in cohort.features if f not in treatments]
     frame = frame[["time", "event", treatment, *features]].reset_index(drop=True)
     frame.insert(0, "research_id", [f"{source.upper()}-{i + 1:06d}" for i in range(len(frame))])
