@@ -18,8 +18,8 @@ any later patient for
   that one-hot and indicator columns never make it singular). Its threshold is the
   ``distance_quantile`` (default 0.99) of the distances of HELD-OUT training rows, computed by
   5-fold cross-fitting (each fold's distances use the mean and covariance of the other folds),
-  so about 1% of new in-distribution patients exceed it, not fewer as an in-sample quantile would
-  give.
+  so about 1% of new in-distribution patients exceed it even when the training set is small for
+  the number of columns (where in-sample distances are optimistic).
 
 The policy ``abstain_on`` names the warning codes that make the check abstain (default: missing
 required inputs, unseen categories, values outside the training range and the distance). Every
