@@ -427,3 +427,39 @@ def test_a_bulk_create_costs_the_same_statements_for_2_or_20_records(world):
     assert LabResult.objects.filter(patient__mrn="SYN-000119").count() == 3
     surgery = Surgery.objects.get(patient__mrn="SYN-000119")
     assert surgery.diagnosis == Diagnosis.objects.get(patient__mrn="SYN-000119")
+
+
+def test_a_bulk_call_leaves_the_cycle_collector_as_it_found_it(world):
+    import gc
+
+    assert gc.isenabled()
+    with pytest.raises(BulkTooLarge), override_settings(API_BULK_MAX_RECORDS=1):
+        patient_records_bulk_upsert(
+            actor=world.integration,
+            institution=world.institution,
+            records=[lung_record(1), lung_record(2)],
+        )
+    patient_records_bulk_upsert(
+        actor=world.integration, institution=world.institution, records=[lung_record(1)]
+    )
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with sync.cyclic_gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the one who paused it first switches it back on
+        with pytest.raises(RuntimeError), sync.cyclic_gc_paused():
+            raise RuntimeError("boom")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    seen = []
+
+    def fail_while_paused() -> None:
+        seen.append(gc.isenabled())
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError), sync.cyclic_gc_paused():
+        fail_while_paused()
+    assert seen == [False]
+    assert gc.isenabled()
