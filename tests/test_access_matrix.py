@@ -211,6 +211,21 @@ def _prediction(w: World) -> str:
     )
 
 
+def _outcome_model(w: World) -> str:
+    from oncology.models import OutcomeModel
+
+    model = OutcomeModel.objects.create(
+        name="matrix",
+        version=1,
+        kind="cox",
+        time_unit="months",
+        training_source="simulated",
+        training_data_sha256="0" * 64,
+        artifact_sha256="0" * 64,
+    )
+    return reverse("api-outcome-model-detail", kwargs={"model_id": model.public_id})
+
+
 def _fixed(name: str) -> Callable[[World], str]:
     return lambda w: reverse(name)
 
@@ -336,6 +351,8 @@ MATRIX = [
     # Outcome predictions (tests/oncology/api/test_predictions.py): follow the patient.
     Row("api-prediction-list", _patient("api-prediction-list"), API_PATIENT),
     Row("api-prediction-detail", _prediction, API_PATIENT),
+    Row("api-outcome-model-list", _fixed("api-outcome-model-list"), API_ANY_CLIENT),  # no PHI
+    Row("api-outcome-model-detail", _outcome_model, API_ANY_CLIENT),
     Row("api-genomic-report-list", _patient("api-genomic-report-list"), API_PATIENT),
     Row(
         "api-genomic-report-detail",

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from core.api.errors import ERROR_RESPONSES, Conflict
 from core.api.pagination import Pagination
-from oncology.models_outcomes import Prediction
+from oncology.models_outcomes import OutcomeModel, Prediction
 from oncology.selectors_outcomes import prediction_get, prediction_list
 from oncology.services.outcome_predictions import (
     LABEL_TEXT,
@@ -173,3 +173,52 @@ class PredictionDetailView(APIView):
             prediction_public_id=prediction_id,
         )
         return Response(PredictionSerializer(prediction).data)
+
+
+class OutcomeModelSummarySerializer(ModelRefSerializer):
+    target = serializers.CharField()
+    time_unit = serializers.CharField()
+    options = serializers.ListField(child=serializers.CharField())
+    created_at = serializers.DateTimeField()
+
+
+class OutcomeModelDetailSerializer(OutcomeModelSummarySerializer):
+    feature_spec = serializers.ListField(child=serializers.DictField())
+    training_params = serializers.DictField()
+    training_data_sha256 = serializers.CharField()
+    artifact_sha256 = serializers.CharField()
+    metrics = serializers.DictField()
+    calibration = serializers.ListField(child=serializers.DictField())
+    model_card = serializers.DictField()
+    status_changed_at = serializers.DateTimeField(allow_null=True)
+
+
+class OutcomeModelListView(GenericAPIView):
+    """The registry, every version (no patient data: readable by any authenticated client)."""
+
+    serializer_class = OutcomeModelSummarySerializer
+    pagination_class = Pagination
+    queryset = OutcomeModel.objects.order_by("name", "-version")
+
+    @extend_schema(
+        operation_id="outcome_models_list",
+        responses={200: OutcomeModelSummarySerializer(many=True), 401: ERROR_RESPONSES[401]},
+        description="Registered outcome models, every version, by name then newest version.",
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class OutcomeModelDetailView(APIView):
+    @extend_schema(
+        operation_id="outcome_models_retrieve",
+        responses={200: OutcomeModelDetailSerializer, 401: ERROR_RESPONSES[401], 404: None},
+        description="One model version: declared features, provenance hashes, validation "
+        "metrics, calibration points and model card.",
+    )
+    def get(self, request: Request, model_id: uuid.UUID) -> Response:
+        model = OutcomeModel.objects.filter(public_id=model_id).first()
+        if model is None:
+            raise exceptions.NotFound("No such outcome model.")
+        return Response(OutcomeModelDetailSerializer(model).data)

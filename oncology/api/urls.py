@@ -20,4 +20,10 @@ urlpatterns = [
         outcomes.PredictionDetailView.as_view(),
         name="api-prediction-detail",
     ),
+    path("outcome-models/", outcomes.OutcomeModelListView.as_view(), name="api-outcome-model-list"),
+    path(
+        "outcome-models/<uuid:model_id>/",
+        outcomes.OutcomeModelDetailView.as_view(),
+        name="api-outcome-model-detail",
+    ),
 ]

@@ -222,3 +222,26 @@ def test_bands_on_request_are_computed_by_a_job_and_stored(
         assert lo - 3 <= estimate["rmst"] <= hi + 3
     assert len(bands["rmst_difference"]) == 15  # 6 options, every pair once
     assert _events(action="update", object_id=str(prediction.public_id)) == 1
+
+
+def test_the_registry_lists_models_and_shows_one_with_its_card(
+    world: World,
+    api_member: APIClient,
+    active_model: OutcomeModel,
+    django_assert_max_num_queries: Any,
+) -> None:
+    with django_assert_max_num_queries(4):
+        listed = api_member.get(reverse("api-outcome-model-list"))
+    assert [(m["name"], m["version"], m["status"]) for m in listed.json()["results"]] == [
+        ("sim-cox", 1, "active")
+    ]
+    detail = api_member.get(
+        reverse("api-outcome-model-detail", kwargs={"model_id": active_model.public_id})
+    ).json()
+    assert detail["artifact_sha256"] == active_model.artifact_sha256
+    assert detail["metrics"]["mean"]["harrell_c"] == active_model.metrics["mean"]["harrell_c"]
+    assert "associational" in detail["model_card"]["intended_use"]
+    missing = api_member.get(
+        reverse("api-outcome-model-detail", kwargs={"model_id": world.patient.public_id})
+    )
+    assert missing.status_code == 404

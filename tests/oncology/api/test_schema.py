@@ -25,6 +25,8 @@ def test_the_schema_generates_and_validates_without_warnings(tmp_path):
         "/api/v1/me/",
         "/api/v1/patients/{public_id}/predictions/",
         "/api/v1/patients/{public_id}/predictions/{prediction_id}/",
+        "/api/v1/outcome-models/",
+        "/api/v1/outcome-models/{model_id}/",
     ):
         assert f"{path}:" in text
 
