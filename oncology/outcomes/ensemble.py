@@ -18,11 +18,32 @@ which gives the same matrix as ``encoder.transform`` without a pandas pass per r
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import pandas as pd
 
 from oncology.outcomes.compare import Bands, ComparisonError, TreatmentComparison
 from oncology.outcomes.features import FeatureEncoder
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """One torch intra-op thread while evaluating many small networks (when torch is loaded):
+    for a network this small, thread hand-offs cost more than they save, badly so on a busy
+    machine."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def encode_row(encoder: FeatureEncoder, parsed: dict[str, object]) -> np.ndarray:
@@ -113,6 +134,15 @@ class BootstrapEnsemble:
         k = len(comp.options_)
         out = np.empty((len(self.members_), k, len(grid)))
         codes = np.arange(k)
+        with single_thread():
+            self._evaluate(parsed, grid, codes, out)
+        return out
+
+    def _evaluate(
+        self, parsed: dict[str, object], grid: np.ndarray, codes: np.ndarray, out: np.ndarray
+    ) -> None:
+        comp = self.comparison
+        k = len(codes)
         for r, member in enumerate(self.members_):
             x = encode_row(member.encoder_, parsed)[None, :]
             if member.method == "interaction":
@@ -121,7 +151,6 @@ class BootstrapEnsemble:
             else:
                 for j, option in enumerate(comp.options_):
                     out[r, j] = member.models_[option].predict_survival(x, grid)[0]
-        return out
 
     def bands(
         self, patient: pd.DataFrame, horizon: float, level: float = 0.95, steps: int = 60

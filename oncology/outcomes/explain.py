@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from oncology.outcomes.ensemble import single_thread
 from oncology.outcomes.features import FeatureEncoder
 
 OPTION_FEATURE = "treatment option"
@@ -105,11 +106,12 @@ def _integrated_gradients(
     path = baseline[None, :] + alphas[:, None] * (x - baseline)[None, :]
     inputs = torch.as_tensor(path, dtype=torch.float64).requires_grad_(True)
     net.eval()
-    out = net(inputs).sum()
-    (grad,) = torch.autograd.grad(out, inputs)
+    with single_thread():
+        out = net(inputs).sum()
+        (grad,) = torch.autograd.grad(out, inputs)
+        with torch.no_grad():
+            base = float(net(torch.as_tensor(baseline[None, :], dtype=torch.float64))[0, 0])
     values = (x - baseline) * grad.numpy().mean(axis=0)
-    with torch.no_grad():
-        base = float(net(torch.as_tensor(baseline[None, :], dtype=torch.float64))[0, 0])
     return np.asarray(values, dtype=float), base
 
 
