@@ -9,7 +9,8 @@ Each record is validated in full before anything is written (types by the payloa
 codes, staging, ranges and cross-record dates by oncology.clinical against the merged record:
 what is stored plus the payload), and a record with any error writes nothing. A bulk call
 validates every record, loads what is stored for the whole batch in a few queries, and writes
-all valid records with bulk inserts and updates in one savepoint; if the database refuses that
+all valid records in one savepoint: new rows by COPY on PostgreSQL (core/row_insert.py), changed
+rows by bulk updates, one audit event per record; if the database refuses that
 (a concurrent writer won a unique constraint), it retries record by record, each in its own
 savepoint, so one record's conflict never costs the others.
 """
