@@ -245,3 +245,83 @@ def calibration_slope_intercept(y: np.ndarray, p: np.ndarray) -> tuple[float, fl
     y, p = _metric_arrays(y, p)
     fit = LogisticClassifier().fit(_log_odds(p)[:, None], y)
     return float(fit.coef_[0]), float(fit.intercept_)
+
+
+class OptionResponseModel:
+    """Per-option response (or toxicity) probability for one patient: a classifier on the
+    covariates, the option indicators and every option x covariate product (the design of
+    ``TreatmentComparison(method="interaction")``), so each option gets its own covariate
+    effects; the patient's probability under option a is the prediction with the option set to
+    a. Associational, like the survival comparison (no unmeasured confounding assumed)."""
+
+    def __init__(
+        self,
+        specs: Any,
+        treatment: str,
+        kind: str = "logistic",
+        calibrate: bool = False,
+        min_patients: int = 30,
+        seed: int = 0,
+        params: dict[str, Any] | None = None,
+    ):
+        self.specs = list(specs)
+        self.treatment = treatment
+        self.kind = kind
+        self.calibrate = calibrate
+        self.min_patients = min_patients
+        self.seed = seed
+        self.params = dict(params or {})
+        make_classifier(kind, seed=seed, **self.params)  # fail early on a bad kind
+
+    def _factory(self) -> BinaryClassifier:
+        return make_classifier(self.kind, seed=self.seed, **self.params)
+
+    def fit(self, frame: Any, outcome_col: str) -> Self:
+        from oncology.outcomes.features import FeatureEncoder
+
+        for col in (self.treatment, outcome_col):
+            if col not in frame.columns:
+                raise ClassifierError(f"column {col!r} is not in the cohort")
+        labels = frame[self.treatment].astype(str)
+        counts = labels.value_counts()
+        small = sorted(counts[counts < self.min_patients].index)
+        if small:
+            raise ClassifierError(
+                f"options with fewer than {self.min_patients} patients: {', '.join(small)}"
+            )
+        self.options_ = sorted(counts.index)
+        self.counts_ = {o: int(counts[o]) for o in self.options_}
+        self.encoder_ = FeatureEncoder(self.specs).fit(frame)
+        x = self.encoder_.transform(frame)
+        codes = labels.map({o: i for i, o in enumerate(self.options_)}).to_numpy()
+        y = frame[outcome_col].to_numpy(dtype=float)
+        model: BinaryClassifier = (
+            CalibratedClassifier(self._factory, seed=self.seed)
+            if self.calibrate
+            else self._factory()
+        )
+        self.model_ = model.fit(self._design(x, codes), y)
+        return self
+
+    def _design(self, x: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        k = len(self.options_)
+        dummies = np.eye(k)[codes][:, 1:]
+        products = [dummies[:, j : j + 1] * x for j in range(k - 1)]
+        return np.hstack([x, dummies, *products])
+
+    def probability_matrix(self, frame: Any, option: str) -> np.ndarray:
+        """P(outcome) under ``option`` for every row of ``frame``."""
+        if option not in self.options_:
+            raise ClassifierError(f"unknown option {option!r}")
+        x = self.encoder_.transform(frame)
+        codes = np.full(len(x), self.options_.index(option))
+        return self.model_.predict_proba(self._design(x, codes))
+
+    def predict(self, patient: Any) -> dict[str, float]:
+        """P(outcome) under every option for one patient."""
+        if len(patient) != 1:
+            raise ClassifierError("predict one patient at a time")
+        x = self.encoder_.transform(patient)
+        k = len(self.options_)
+        p = self.model_.predict_proba(self._design(np.repeat(x, k, axis=0), np.arange(k)))
+        return {o: float(v) for o, v in zip(self.options_, p, strict=True)}

@@ -111,3 +111,45 @@ def test_bad_input_is_rejected() -> None:
     with pytest.raises(ClassifierError):
         roc_auc(np.array([1, 1]), np.array([0.2, 0.3]))
     assert isinstance(make_classifier("logistic"), LogisticClassifier)
+
+
+def _response(cov, option: str) -> np.ndarray:
+    """A known per-option response probability (chemotherapy helps marker-positive tumours)."""
+    stage = cov["stage"].map({"I": 0, "II": 1, "III": 2, "IV": 3}).to_numpy()
+    marker = cov["marker_positive"].to_numpy()
+    chemo = "chemotherapy" in option
+    logit_p = 0.3 - 0.4 * stage + (0.5 if "surgery" in option else 0.0)
+    logit_p = logit_p + (1.5 * marker - 0.3 if chemo else 0.0)
+    return 1.0 / (1.0 + np.exp(-logit_p))
+
+
+def test_option_response_model_recovers_known_per_option_probabilities() -> None:
+    from oncology.outcomes import simulate
+    from oncology.outcomes.classifiers import OptionResponseModel
+
+    frame = simulate.simulate_cohort(n=4000, seed=0).frame
+    rng = np.random.default_rng(1)
+    p_received = np.empty(len(frame))
+    for option in simulate.OPTIONS:
+        mask = (frame["treatment"] == option).to_numpy()
+        p_received[mask] = _response(frame[mask], option)
+    frame["response"] = (rng.random(len(frame)) < p_received).astype(int)
+    model = OptionResponseModel(simulate.feature_specs(), "treatment", params={"l2": 1.0})
+    model.fit(frame, "response")
+    new = simulate.simulate_cohort(n=500, seed=42).covariates
+    errors = []
+    for option in simulate.OPTIONS:
+        est = model.probability_matrix(new, option)
+        truth = _response(new, option)
+        errors.append(np.abs(est - truth).mean())
+        assert abs(est.mean() - truth.mean()) < 0.05, option
+    assert np.mean(errors) < 0.06
+    one = model.predict(new.iloc[[0]])
+    assert set(one) == set(simulate.OPTIONS)
+    assert one["chemotherapy"] == pytest.approx(
+        model.probability_matrix(new.iloc[[0]], "chemotherapy")[0]
+    )
+    with pytest.raises(ClassifierError):
+        model.predict(new.iloc[:2])
+    with pytest.raises(ClassifierError):
+        OptionResponseModel(simulate.feature_specs(), "treatment", kind="forest")
