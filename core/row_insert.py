@@ -8,7 +8,8 @@ adaptation; COPY takes the plain Python values as they are. Rows that others mus
 needs no RETURNING.
 
 Like bulk_create, nothing here calls save() or sends signals. A field the row leaves out takes
-the model's default; created_at/updated_at style fields (auto_now, auto_now_add) take `now`.
+the model's default; created_at/updated_at style fields (auto_now, auto_now_add) take `now`
+(bulk_create, off PostgreSQL, stamps its own time).
 Errors surface as django.db errors (IntegrityError for a unique conflict), as from any query.
 """
 
