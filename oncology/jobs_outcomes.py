@@ -17,7 +17,7 @@ def outcome_model_train_run(job: Job) -> dict[str, Any]:
     """Train one draft version; the job's result names it."""
     params = {
         key: job.payload[key]
-        for key in ("source", "kind", "name", "seed", "patients", "splits")
+        for key in ("source", "kind", "name", "seed", "patients", "splits", "band_replicates")
         if key in job.payload
     }
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -23,6 +23,7 @@ from oncology.services.outcome_predictions import (
     LABEL_TEXT,
     ModelUnusable,
     PredictionRefused,
+    bands_shown,
     prediction_create,
 )
 
@@ -37,8 +38,10 @@ class PredictionCreateSerializer(serializers.Serializer):
     )
     bands = serializers.BooleanField(
         default=False,
-        help_text="Also compute 95% bootstrap bands in a background job; `output.bands` is "
-        '{"status": "queued"} until it has run.',
+        help_text="Also compute 95% bootstrap bands: inline from the model's stored bootstrap "
+        'ensemble when it has one (`output.bands.source` "ensemble"), otherwise in a '
+        'background job (`output.bands` is {"status": "queued"} until it has run, "failed" '
+        "with the job's error if it failed for good). No bands when the prediction abstains.",
     )
 
 
@@ -51,6 +54,27 @@ class ModelRefSerializer(serializers.Serializer):
     training_source = serializers.CharField()
 
 
+class ExplanationSerializer(serializers.Serializer):
+    drivers = serializers.ListField(
+        child=serializers.CharField(), help_text="The top drivers of the risk, in words."
+    )
+    method = serializers.CharField()
+    base = serializers.FloatField()
+    risk = serializers.FloatField(
+        help_text="Log hazard under this option; base + sum(contributions) + residual."
+    )
+    residual = serializers.FloatField()
+    contributions = serializers.DictField(child=serializers.FloatField())
+
+
+class SimilarPatientSerializer(serializers.Serializer):
+    research_id = serializers.CharField(help_text="Id in the TRAINING cohort (never an MRN).")
+    distance = serializers.FloatField()
+    time = serializers.FloatField()
+    event = serializers.BooleanField()
+    option = serializers.CharField()
+
+
 class OptionEstimateSerializer(serializers.Serializer):
     option = serializers.CharField()
     training_patients = serializers.IntegerField()
@@ -60,16 +84,38 @@ class OptionEstimateSerializer(serializers.Serializer):
     survival_1y = serializers.FloatField()
     survival_2y = serializers.FloatField()
     survival_5y = serializers.FloatField()
+    explanation = ExplanationSerializer(required=False)
 
 
 class PredictionOutputSerializer(serializers.Serializer):
     time_unit = serializers.CharField()
     horizon = serializers.FloatField()
     target = serializers.CharField()
-    options = OptionEstimateSerializer(many=True)
-    bands = serializers.JSONField(
-        allow_null=True, help_text="Uncertainty bands: not computed by this endpoint (null)."
+    abstained = serializers.BooleanField(
+        default=False,
+        help_text="True when the patient lies outside the model's applicability domain: no "
+        "per-option numbers (`options` is empty) and `abstain_reason` says why.",
     )
+    abstain_reason = serializers.CharField(default="")
+    domain = serializers.JSONField(
+        default=None,
+        allow_null=True,
+        help_text="The applicability check: abstain, inside, warnings, Mahalanobis distance, "
+        "its threshold and percentile among held-out training patients.",
+    )
+    options = OptionEstimateSerializer(many=True)
+    similar_patients = SimilarPatientSerializer(many=True, default=list)
+    bands = serializers.SerializerMethodField()
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "description": "Bootstrap bands, or the state of their job.",
+        }
+    )
+    def get_bands(self, obj: dict) -> dict | None:
+        return bands_shown(obj)
 
 
 class PredictionSerializer(serializers.Serializer):
@@ -137,10 +183,15 @@ class PredictionListCreateView(GenericAPIView):
         description=(
             "Compare every treatment option of the active outcome model for this patient: "
             "survival curve, restricted mean survival and 1-, 2- and 5-year survival per "
-            "option, without uncertainty bands (`bands: true` adds them later, in a job). "
+            "option, each with its top drivers in words, and the five most similar training "
+            "patients (training-cohort research ids). `bands: true` adds 95% bootstrap bands "
+            "(inline from the model's ensemble, or later in a job). "
             "Associational evidence, not an instruction. "
-            "Inputs come from the record; imputed or out-of-range inputs are listed in "
-            "`warnings`; a required input missing from the record is a 400 naming it."
+            "Inputs come from the record; imputed inputs are listed in `warnings`; a patient "
+            "outside the model's applicability domain (out-of-range value, unseen category, "
+            "unusual combination) gets a stored prediction with `output.abstained` true, the "
+            "reason, and no per-option numbers; a required input missing from the record is a "
+            "400 naming it."
         ),
     )
     def post(self, request: Request, public_id: uuid.UUID) -> Response:

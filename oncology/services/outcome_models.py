@@ -19,6 +19,7 @@ import hashlib
 import importlib.metadata
 import io
 import pickle  # noqa: S403 - see the trust boundary above
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,11 +29,15 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
+from lifelines.exceptions import ConvergenceWarning
 
 from core.models import User
 from oncology.models_outcomes import OutcomeModel, OutcomeModelKind, OutcomeModelStatus
 from oncology.outcomes import cohorts, evaluate, simulate
 from oncology.outcomes.compare import ComparisonError, TreatmentComparison
+from oncology.outcomes.domain import ApplicabilityDomain, DomainError
+from oncology.outcomes.ensemble import BootstrapEnsemble
+from oncology.outcomes.explain import Explainer
 from oncology.outcomes.features import FeatureSpec, infer_specs
 
 # from -> the statuses it may move to
@@ -45,6 +50,10 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 
 UNIT_PER_YEAR = {"days": 365.25, "months": 12.0, "years": 1.0}
 PICKLE_PROTOCOL = 5
+ARTIFACT_FORMAT = 2  # 1: a bare TreatmentComparison; 2: a ModelArtifact
+MIN_ENSEMBLE_REPLICATES = 10  # the library's minimum (ensemble.BootstrapEnsemble)
+MAX_ENSEMBLE_REPLICATES = 500
+ID_COLUMN = "research_id"
 
 
 class OutcomeModelError(ValueError):
@@ -53,6 +62,33 @@ class OutcomeModelError(ValueError):
 
 class ArtifactIntegrityError(OutcomeModelError):
     """The stored artifact's bytes do not hash to the sha256 recorded at training."""
+
+
+@dataclass
+class ModelArtifact:
+    """What the artifact pickle holds: the fitted comparison (fitted on the training frame
+    WITH its ``research_id`` column, which the encoder ignores, so similar patients are named
+    by research id), the applicability domain fitted on the same frame, and the bootstrap
+    ensemble when training asked for one (``None`` otherwise). Artifacts of format 1 (a bare
+    comparison) load with ``domain`` and ``ensemble`` ``None``."""
+
+    comparison: TreatmentComparison
+    domain: ApplicabilityDomain | None = None
+    ensemble: BootstrapEnsemble | None = None
+    format: int = ARTIFACT_FORMAT
+    explainer_: Explainer | None = None  # built at load, never pickled
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["explainer_"] = None
+        return state
+
+    def explainer(self) -> Explainer:
+        if self.explainer_ is None:
+            frame = self.comparison._data[0]
+            id_col = ID_COLUMN if ID_COLUMN in frame.columns else None
+            self.explainer_ = Explainer(self.comparison, id_col=id_col)
+        return self.explainer_
 
 
 @dataclass(frozen=True)
@@ -142,6 +178,24 @@ def _evaluate(cohort: TrainingCohort, kind: str, splits: int, seed: int) -> dict
         )
 
 
+def _ensemble(
+    comparison: TreatmentComparison, replicates: int, seed: int
+) -> tuple[BootstrapEnsemble | None, int]:
+    """The bootstrap ensemble (None for 0 replicates) and how many convergence warnings its
+    refits raised: a resample of a small option can hold a nearly constant column, which
+    lifelines flags; the refit still converges (penalised), so the warning is counted and
+    stored in ``training_params``, not raised."""
+    if not replicates:
+        return None, 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        ensemble = BootstrapEnsemble(comparison, replicates=replicates, seed=seed).fit()
+    for w in caught:  # anything else is re-issued
+        if not issubclass(w.category, ConvergenceWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return ensemble, sum(issubclass(w.category, ConvergenceWarning) for w in caught)
+
+
 def _numeric_ranges(cohort: TrainingCohort) -> dict[str, list[float]]:
     """Observed [min, max] of each numeric feature: a prediction outside it gets a warning."""
     out = {}
@@ -164,7 +218,13 @@ def _versions() -> dict[str, str]:
 
 
 def _model_card(
-    *, name: str, kind: str, cohort: TrainingCohort, report: dict[str, Any], options: list[str]
+    *,
+    name: str,
+    kind: str,
+    cohort: TrainingCohort,
+    report: dict[str, Any],
+    options: list[str],
+    ensemble: int = 0,
 ) -> dict[str, Any]:
     mean = report["mean"]
     return {
@@ -195,7 +255,17 @@ def _model_card(
             "Assumes no unmeasured confounding; the comparison is associational.",
             "Valid only for patients like the training cohort; inputs missing from the record "
             "are imputed and reported as warnings.",
-            "No uncertainty bands in interactive predictions yet.",
+            (
+                f"Uncertainty bands come from a bootstrap ensemble of {ensemble} refits stored "
+                "with the model."
+                if ensemble
+                else "No bootstrap ensemble is stored: uncertainty bands are computed by a "
+                "background job (a refit per replicate)."
+            ),
+            "A patient outside the training cohort's applicability domain (a value outside "
+            "the training range, an unseen category, a required input missing, or an unusual "
+            "combination of values by Mahalanobis distance) gets no estimate: the prediction "
+            "abstains and says why.",
             *(
                 ["Trained on SIMULATED data: for demonstration and testing only."]
                 if cohort.description.startswith("simulated")
@@ -213,9 +283,20 @@ def outcome_model_train(
     seed: int = 0,
     patients: int = 2000,
     splits: int = 3,
+    band_replicates: int = 0,
     actor: User | None = None,
 ) -> OutcomeModel:
-    """Fit, evaluate and store a new draft version of model ``name``."""
+    """Fit, evaluate and store a new draft version of model ``name``. The artifact holds the
+    comparison, its applicability domain and, when ``band_replicates`` > 0, a bootstrap
+    ensemble of that many refits (a refit each: seconds to minutes at training time) from
+    which a prediction computes bands inline."""
+    if band_replicates and not (
+        MIN_ENSEMBLE_REPLICATES <= band_replicates <= MAX_ENSEMBLE_REPLICATES
+    ):
+        raise OutcomeModelError(
+            f"Band replicates are 0 (no ensemble) or {MIN_ENSEMBLE_REPLICATES} to "
+            f"{MAX_ENSEMBLE_REPLICATES}."
+        )
     if kind not in OutcomeModelKind.values:
         raise OutcomeModelError(f"Unknown model kind {kind!r}; choose one of cox, xgb, neural.")
     if not name or len(name) > 80 or not all(c.isalnum() or c in "-_" for c in name):
@@ -225,11 +306,13 @@ def outcome_model_train(
     try:
         report = _evaluate(cohort, kind, splits, seed)
         comparison = TreatmentComparison(cohort.specs, cohort.treatment, model_kind=kind, seed=seed)
-        comparison.fit(cohort.frame.drop(columns=["research_id"]))
-    except (evaluate.EvaluationError, ComparisonError) as exc:
+        comparison.fit(cohort.frame)  # research_id rides along for similar patients
+        domain = ApplicabilityDomain(cohort.specs, seed=seed).fit(cohort.frame)
+        ensemble, ensemble_warnings = _ensemble(comparison, band_replicates, seed)
+    except (evaluate.EvaluationError, ComparisonError, DomainError) as exc:
         raise OutcomeModelError(f"The cohort cannot train this model: {exc}") from exc
     buffer = io.BytesIO()
-    pickle.dump(comparison, buffer, protocol=PICKLE_PROTOCOL)
+    pickle.dump(ModelArtifact(comparison, domain, ensemble), buffer, protocol=PICKLE_PROTOCOL)
     artifact = buffer.getvalue()
     options = list(comparison.options_)
     metrics = {
@@ -268,6 +351,15 @@ def outcome_model_train(
                 "splits": splits,
                 "libraries": _versions(),
                 "pickle_protocol": PICKLE_PROTOCOL,
+                "artifact_format": ARTIFACT_FORMAT,
+                "band_replicates": band_replicates,
+                # refits whose Cox fit warned of low variance / separation in its resample
+                "band_replicate_warnings": ensemble_warnings,
+                "domain": {
+                    "distance_threshold": domain.threshold_,
+                    "distance_quantile": domain.distance_quantile,
+                    "abstain_on": sorted(domain.abstain_on),
+                },
                 "ranges": _numeric_ranges(cohort),
             },
             training_data_sha256=data_sha,
@@ -275,7 +367,12 @@ def outcome_model_train(
             metrics=metrics,
             calibration=calibration,
             model_card=_model_card(
-                name=name, kind=kind, cohort=cohort, report=report, options=options
+                name=name,
+                kind=kind,
+                cohort=cohort,
+                report=report,
+                options=options,
+                ensemble=band_replicates,
             ),
             created_by=actor,
         )
@@ -321,11 +418,16 @@ def outcome_model_set_status(*, model: OutcomeModel, status: str) -> OutcomeMode
     return model
 
 
-_LOADED: dict[tuple[int, str], TreatmentComparison] = {}
+_LOADED: dict[tuple[int, str], ModelArtifact] = {}
 
 
 def outcome_model_load(model: OutcomeModel) -> TreatmentComparison:
     """The fitted comparison, after checking the artifact's sha256 (see the trust boundary)."""
+    return outcome_artifact_load(model).comparison
+
+
+def outcome_artifact_load(model: OutcomeModel) -> ModelArtifact:
+    """The whole artifact (comparison, domain, ensemble), after checking its sha256."""
     # The file is read and hashed on every load (cheap), so a file changed after a first load
     # is still refused; only the unpickled object is cached.
     try:
@@ -343,10 +445,14 @@ def outcome_model_load(model: OutcomeModel) -> TreatmentComparison:
     key = (model.pk, model.artifact_sha256)
     if key in _LOADED:
         return _LOADED[key]
-    comparison = pickle.loads(data)  # noqa: S301 - hash verified above
-    if not isinstance(comparison, TreatmentComparison):
+    loaded = pickle.loads(data)  # noqa: S301 - hash verified above
+    if isinstance(loaded, TreatmentComparison):  # format 1
+        loaded = ModelArtifact(loaded, format=1)
+    if not isinstance(loaded, ModelArtifact) or not isinstance(
+        loaded.comparison, TreatmentComparison
+    ):
         raise ArtifactIntegrityError(
             f"The artifact of {model.name} v{model.version} is not a model."
         )
-    _LOADED[key] = comparison
-    return comparison
+    _LOADED[key] = loaded
+    return loaded

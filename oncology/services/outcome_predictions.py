@@ -1,9 +1,12 @@
 """Predictions: one patient, one registered model, every treatment option (associational).
 
 ``prediction_create`` assembles the patient's features from the record
-(``outcome_features``), loads the model's hash-checked artifact and runs the per-option
-comparison WITHOUT bootstrap bands (interactive speed), then stores the inputs, their hash,
-the output and the warnings, with one audit event. Reads go through
+(``outcome_features``), loads the model's hash-checked artifact, checks the patient against
+the model's applicability domain (``outcomes.domain``: outside it, the prediction ABSTAINS and
+stores no per-option numbers), runs the per-option comparison with each option's top drivers
+(``outcomes.explain``) and the five most similar training patients, adds bootstrap bands from
+the stored ensemble when asked (or queues a band job for a model without one), then stores the
+inputs, their hash, the output and the warnings, with one audit event. Reads go through
 ``oncology.selectors_outcomes``.
 """
 
@@ -19,14 +22,17 @@ import pandas as pd
 
 from core.audit import audit_record
 from core.jobs import job_enqueue
-from core.models import AuditAction, User
+from core.models import AuditAction, Job, JobStatus, User
 from oncology.models_outcomes import OutcomeModel, OutcomeModelStatus, Prediction
-from oncology.outcomes.compare import bootstrap_bands
+from oncology.outcomes.compare import Bands, bootstrap_bands
+from oncology.outcomes.domain import DomainCheck
 from oncology.selectors import patient_get
 from oncology.services.outcome_features import MissingRequiredInputs, outcome_features_assemble
 from oncology.services.outcome_models import (
     UNIT_PER_YEAR,
     ArtifactIntegrityError,
+    ModelArtifact,
+    outcome_artifact_load,
     outcome_model_load,
 )
 
@@ -39,6 +45,9 @@ CURVE_STEPS = 60  # points of each survival curve in the stored output
 AUDIT_OBJECT = "outcome_prediction"
 BAND_REPLICATES = 100  # bootstrap refits per band job (0.3-1.5 s each on this machine)
 BAND_LEVEL = 0.95
+SIMILAR_PATIENTS = 5
+TOP_DRIVERS = 3
+NOTE_CODES = ("imputed",)  # already reported by the feature assembly
 
 
 class PredictionRefused(ValueError):
@@ -100,6 +109,79 @@ def _rounded(values: np.ndarray, digits: int = 5) -> list[float]:
     return [round(float(v), digits) for v in values]
 
 
+def _abstain_reason(check: DomainCheck, policy: set[str]) -> str:
+    abstaining = [w.message for w in check.warnings if w.code in policy]
+    return (
+        "No estimate: this patient lies outside the applicability domain of the model (the "
+        "patients it was trained on), so its numbers would be an extrapolation. "
+        + " ".join(abstaining)
+    )
+
+
+def _options(artifact: ModelArtifact, frame: pd.DataFrame, per_year: float) -> list[dict]:
+    at = [per_year * years for years in (1, 2, 5)]
+    estimates = artifact.comparison.compare(frame, 5 * per_year, at=at, steps=CURVE_STEPS)
+    explainer = artifact.explainer()
+    options = []
+    for est in estimates:
+        why = explainer.explain(frame, est.option, top=TOP_DRIVERS)
+        options.append(
+            {
+                "option": est.option,
+                "training_patients": est.patients,
+                "times": _rounded(est.times, 3),
+                "survival": _rounded(est.survival),
+                "rmst": round(est.rmst, 4),
+                "survival_1y": round(est.survival_at[float(at[0])], 5),
+                "survival_2y": round(est.survival_at[float(at[1])], 5),
+                "survival_5y": round(est.survival_at[float(at[2])], 5),
+                "explanation": {
+                    "drivers": why.drivers,
+                    "method": why.method,
+                    "base": why.base,
+                    "risk": why.risk,
+                    "residual": why.residual,
+                    "contributions": why.contributions,
+                },
+            }
+        )
+    return options
+
+
+def _bands_dict(result: Bands, *, source: str) -> dict[str, Any]:
+    return {
+        "status": "done",
+        "source": source,
+        "level": result.level,
+        "replicates": result.replicates,
+        "method": "percentile bootstrap, resampled within each option",
+        "lower": {o: _rounded(v) for o, v in result.lower.items()},
+        "upper": {o: _rounded(v) for o, v in result.upper.items()},
+        "rmst": {o: [round(lo, 4), round(hi, 4)] for o, (lo, hi) in result.rmst.items()},
+        "rmst_difference": [
+            {"option": a, "versus": b, "lower": round(lo, 4), "upper": round(hi, 4)}
+            for (a, b), (lo, hi) in result.rmst_difference.items()
+        ],
+    }
+
+
+def bands_shown(output: dict[str, Any]) -> dict[str, Any] | None:
+    """``output["bands"]`` as the API shows it: a queued band job's state is read from its job
+    row (a job that failed for good shows ``failed`` and its error), never trusted from the
+    stored ``queued`` marker."""
+    bands = output.get("bands")
+    if not isinstance(bands, dict) or bands.get("status") != "queued" or "job" not in bands:
+        return bands
+    job = Job.objects.filter(public_id=bands["job"]).only("status", "error").first()
+    if job is None:
+        return {**bands, "status": "failed", "error": "The band job no longer exists."}
+    if job.status == JobStatus.FAILED:
+        return {**bands, "status": "failed", "error": job.error}
+    if job.status == JobStatus.RUNNING:
+        return {**bands, "status": "running"}
+    return bands
+
+
 def inputs_sha256(values: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
@@ -113,8 +195,10 @@ def prediction_create(
 ) -> Prediction:
     """Compare every option of the active model (or the active version of ``model_name``) for
     one visible patient; one CREATE audit event. Http404 when the patient is not visible;
-    PredictionRefused when no prediction can be made (nothing is stored then). ``bands``
-    enqueues an ``outcome_prediction_bands`` job that adds bootstrap bands later."""
+    PredictionRefused when no prediction can be made (nothing is stored then). Outside the
+    model's applicability domain the prediction is stored ABSTAINED (no per-option numbers).
+    ``bands`` computes bootstrap bands inline from the model's stored ensemble, or enqueues an
+    ``outcome_prediction_bands`` job that adds them later when the model has none."""
     patient = patient_get(user=user, public_id=patient_public_id, audit_action=None)
     model = _active_model(model_name)
     try:
@@ -122,37 +206,48 @@ def prediction_create(
     except MissingRequiredInputs as exc:
         raise PredictionRefused("inputs", str(exc)) from exc
     try:
-        comparison = outcome_model_load(model)
+        artifact = outcome_artifact_load(model)
     except ArtifactIntegrityError as exc:
         raise ModelUnusable("model", str(exc)) from exc
+    comparison = artifact.comparison
     frame = _frame(model, assembled.values)
     per_year = UNIT_PER_YEAR[model.time_unit]
-    at = [per_year * years for years in (1, 2, 5)]
     horizon = 5 * per_year
-    estimates = comparison.compare(frame, horizon, at=at, steps=CURVE_STEPS)
-    unseen = comparison.encoder_.unseen_levels(frame)
-    warnings = assembled.warnings + _domain_warnings(model, assembled.values, unseen)
-    options = []
-    for est in estimates:
-        options.append(
-            {
-                "option": est.option,
-                "training_patients": est.patients,
-                "times": _rounded(est.times, 3),
-                "survival": _rounded(est.survival),
-                "rmst": round(est.rmst, 4),
-                "survival_1y": round(est.survival_at[float(at[0])], 5),
-                "survival_2y": round(est.survival_at[float(at[1])], 5),
-                "survival_5y": round(est.survival_at[float(at[2])], 5),
-            }
-        )
-    output = {
+    output: dict[str, Any] = {
         "time_unit": model.time_unit,
         "horizon": horizon,
         "target": model.target,
-        "options": options,
-        "bands": None,  # bootstrap bands are a background-job operation, not computed here
+        "abstained": False,
+        "abstain_reason": "",
+        "domain": None,
+        "options": [],
+        "similar_patients": [],
+        "bands": None,
     }
+    domain = artifact.domain
+    check = None
+    if domain is None:  # format-1 artifact: range warnings only, never abstains
+        unseen = comparison.encoder_.unseen_levels(frame)
+        warnings = assembled.warnings + _domain_warnings(model, assembled.values, unseen)
+    else:
+        check = domain.check(frame)
+        warnings = assembled.warnings + [
+            w.message for w in check.warnings if w.code not in NOTE_CODES
+        ]
+        output["domain"] = check.as_dict()
+    if domain is not None and check is not None and check.abstain:
+        output["abstained"] = True
+        output["abstain_reason"] = _abstain_reason(check, domain.abstain_on)
+    else:
+        output["options"] = _options(artifact, frame, per_year)
+        output["similar_patients"] = [
+            p.as_dict() for p in artifact.explainer().similar_patients(frame, k=SIMILAR_PATIENTS)
+        ]
+        if bands and artifact.ensemble is not None:
+            output["bands"] = _bands_dict(
+                artifact.ensemble.bands(frame, horizon, level=BAND_LEVEL, steps=CURVE_STEPS),
+                source="ensemble",
+            )
     prediction = Prediction.objects.create(
         patient=patient,
         model=model,
@@ -171,7 +266,7 @@ def prediction_create(
         patient_id=patient.pk,
         institution_id=patient.institution_id,
     )
-    if bands:
+    if bands and not output["abstained"] and output["bands"] is None:
         job = job_enqueue(
             kind="outcome_prediction_bands",
             payload={"prediction_id": prediction.pk, "replicates": BAND_REPLICATES},
@@ -197,19 +292,7 @@ def prediction_bands_compute(
     result = bootstrap_bands(
         comparison, frame, horizon, replicates=replicates, level=BAND_LEVEL, steps=CURVE_STEPS
     )
-    bands = {
-        "status": "done",
-        "level": result.level,
-        "replicates": result.replicates,
-        "method": "percentile bootstrap, resampled within each option",
-        "lower": {o: _rounded(v) for o, v in result.lower.items()},
-        "upper": {o: _rounded(v) for o, v in result.upper.items()},
-        "rmst": {o: [round(lo, 4), round(hi, 4)] for o, (lo, hi) in result.rmst.items()},
-        "rmst_difference": [
-            {"option": a, "versus": b, "lower": round(lo, 4), "upper": round(hi, 4)}
-            for (a, b), (lo, hi) in result.rmst_difference.items()
-        ],
-    }
+    bands = _bands_dict(result, source="job")
     prediction.output["bands"] = bands
     prediction.save(update_fields=["output"])
     audit_record(

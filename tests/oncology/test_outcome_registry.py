@@ -17,6 +17,8 @@ from oncology.models import OutcomeModel
 from oncology.outcomes.simulate import feature_specs
 from oncology.services.outcome_models import (
     ArtifactIntegrityError,
+    OutcomeModelError,
+    outcome_artifact_load,
     outcome_model_load,
     outcome_model_set_status,
     outcome_model_train,
@@ -51,6 +53,7 @@ def test_the_command_trains_a_draft_with_artifact_snapshot_metrics_and_card() ->
         "--name=sim-cox",
         "--patients=800",
         "--splits=1",
+        "--band-replicates=10",
         stdout=out,
     )
     assert '"version": 1' in out.getvalue()
@@ -82,7 +85,29 @@ def test_the_command_trains_a_draft_with_artifact_snapshot_metrics_and_card() ->
     assert set(card) >= {"intended_use", "cohort", "performance", "limits"}
     assert card["cohort"]["patients"] == 800
     assert any("SIMULATED" in limit for limit in card["limits"])
+    assert model.training_params["band_replicates"] == 10
+    stored = outcome_artifact_load(model)
+    assert stored.format == 2
+    assert stored.domain is not None
+    assert stored.ensemble is not None
+    assert len(stored.ensemble.members_) == 10
+    assert stored.domain.threshold_ == model.training_params["domain"]["distance_threshold"]
+    assert any("bootstrap ensemble of 10" in limit for limit in card["limits"])
     assert _train().version == 2
+
+
+def test_the_command_refuses_a_band_replicate_count_below_the_library_minimum() -> None:
+    with pytest.raises(CommandError, match="--band-replicates must be 0 or between 10"):
+        call_command(
+            "train_outcome_model",
+            "--source=simulated",
+            "--kind=cox",
+            "--name=x",
+            "--band-replicates=5",
+        )
+    with pytest.raises(OutcomeModelError, match="Band replicates are 0"):
+        outcome_model_train(source="simulated", kind="cox", name="x", band_replicates=5, **TINY)
+    assert not OutcomeModel.objects.exists()
 
 
 def test_a_training_job_stores_a_version() -> None:

@@ -1,10 +1,12 @@
 """Train, evaluate and register a new draft version of an outcome model.
 
     manage.py train_outcome_model --source simulated|<public cohort> --kind cox|xgb|neural
-        --name NAME [--seed 0] [--patients 2000] [--splits 3] [--job]
+        --name NAME [--seed 0] [--patients 2000] [--splits 3] [--band-replicates 50] [--job]
 
 Inline by default; ``--job`` enqueues an ``outcome_model_train`` job instead (a worker runs
-it). Prints the stored version, its artifact hash and the mean validation metrics.
+it). ``--band-replicates N`` stores a bootstrap ensemble of N refits (10-500; 0: none) in the
+artifact, from which predictions compute bands inline. Prints the stored version, its
+artifact hash and the mean validation metrics.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ class Command(BaseCommand):
             "--patients", type=int, default=2000, help="simulated cohort size (simulated only)"
         )
         parser.add_argument("--splits", type=int, default=3, help="validation splits (80/20)")
+        parser.add_argument(
+            "--band-replicates",
+            type=int,
+            default=50,
+            help="bootstrap refits stored for inline bands (10-500; 0: none, bands by job)",
+        )
         parser.add_argument("--job", action="store_true", help="run as a background job")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -38,8 +46,11 @@ class Command(BaseCommand):
         if not 1 <= options["splits"] <= 20:
             raise CommandError("--splits must be between 1 and 20")
         params = {
-            key: options[key] for key in ("source", "kind", "name", "seed", "patients", "splits")
+            key: options[key]
+            for key in ("source", "kind", "name", "seed", "patients", "splits", "band_replicates")
         }
+        if options["band_replicates"] and not 10 <= options["band_replicates"] <= 500:
+            raise CommandError("--band-replicates must be 0 or between 10 and 500")
         if options["job"]:
             job = job_enqueue(kind="outcome_model_train", payload=params)
             self.stdout.write(f"queued job {job.public_id}")
@@ -56,6 +67,7 @@ class Command(BaseCommand):
                     "status": model.status,
                     "options": model.options,
                     "artifact_sha256": model.artifact_sha256,
+                    "band_replicates": model.training_params["band_replicates"],
                     "training_data_sha256": model.training_data_sha256,
                     "metrics": model.metrics["mean"],
                     "horizon": model.metrics["horizon"],

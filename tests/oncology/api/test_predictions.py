@@ -111,6 +111,30 @@ def test_a_care_team_member_gets_every_option_labelled_associational(
     stored = Prediction.objects.get()
     assert (stored.label, stored.inputs_sha256) == ("associational", body["inputs_sha256"])
     assert _events(action="create", object_id=str(stored.public_id)) == 1
+    # In the applicability domain: no abstention, the check stored with its distance.
+    assert (out["abstained"], out["abstain_reason"]) == (False, "")
+    assert out["domain"]["inside"] is True
+    assert out["domain"]["abstain"] is False
+    assert out["domain"]["distance"] < out["domain"]["distance_threshold"]
+    # Explanations: exact Cox contributions, base + sum == the log hazard under each option,
+    # and the top driver for a stage I patient is her stage, which lowers the risk.
+    for o in options.values():
+        why = o["explanation"]
+        assert why["method"] == "exact linear predictor"  # Cox: beta * (x - mean)
+        assert abs(why["base"] + sum(why["contributions"].values()) - why["risk"]) < 1e-9
+        assert abs(why["residual"]) < 1e-9
+        assert 1 <= len(why["drivers"]) <= 3
+        features = {f["name"] for f in active_model.feature_spec}
+        assert set(why["contributions"]) == features | {"treatment option"}
+        assert why["contributions"]["treatment option"] == 0.0  # same option as the baseline
+    assert options["surgery"]["explanation"]["drivers"][0].startswith("stage = I lowers")
+    # Five similar TRAINING patients, nearest first, by training research id (never an MRN).
+    similar = out["similar_patients"]
+    assert len(similar) == 5
+    assert [s["distance"] for s in similar] == sorted(s["distance"] for s in similar)
+    assert {s["research_id"] for s in similar} <= set(frame["research_id"])
+    assert all(s["option"] in options for s in similar)
+    assert demo_like.patient.mrn not in str(body)
 
 
 def test_list_and_detail_are_audited_once_each(
@@ -166,15 +190,28 @@ def test_a_required_input_missing_from_the_record_is_refused_by_name(
     assert not Prediction.objects.exists()
 
 
-def test_an_out_of_range_input_is_a_warning(
+def test_a_patient_outside_the_applicability_domain_gets_an_abstention_and_no_numbers(
     demo_like: World, api_member: APIClient, active_model: OutcomeModel
 ) -> None:
-    demo_like.patient.birth_date = dt.date(1921, 1, 1)  # 100 at diagnosis; trained on 30-90
+    demo_like.patient.birth_date = dt.date(1891, 1, 1)  # 130 at diagnosis; trained on 30-90
     demo_like.patient.save()
-    body = api_member.post(_url(demo_like), {}, format="json").json()
-    assert any(
-        w.startswith("age lies outside the training cohort's range") for w in body["warnings"]
-    )
+    response = api_member.post(_url(demo_like), {"bands": True}, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    out = body["output"]
+    assert out["abstained"] is True
+    assert out["options"] == []
+    assert out["similar_patients"] == []
+    assert out["bands"] is None
+    assert "outside the applicability domain" in out["abstain_reason"]
+    assert "age = 130 is above the range of the training patients" in out["abstain_reason"]
+    assert out["domain"]["abstain"] is True
+    assert any(w.startswith("age = 130 is above the range") for w in body["warnings"])
+    stored = Prediction.objects.get()
+    assert stored.output["abstained"] is True
+    assert stored.output["options"] == []
+    assert not Job.objects.filter(kind="outcome_prediction_bands").exists()
+    assert _events(action="create", object_id=str(stored.public_id)) == 1
 
 
 def test_without_an_active_model_nothing_is_predicted(
@@ -222,6 +259,51 @@ def test_bands_on_request_are_computed_by_a_job_and_stored(
         assert lo - 3 <= estimate["rmst"] <= hi + 3
     assert len(bands["rmst_difference"]) == 15  # 6 options, every pair once
     assert _events(action="update", object_id=str(prediction.public_id)) == 1
+
+
+def test_bands_come_inline_from_the_stored_ensemble_without_a_job(
+    demo_like: World, api_member: APIClient
+) -> None:
+    model = outcome_model_train(
+        source="simulated", kind="cox", name="sim-ens", patients=2000, splits=1, band_replicates=10
+    )
+    outcome_model_set_status(model=model, status="validated")
+    outcome_model_set_status(model=model, status="active")
+    response = api_member.post(_url(demo_like), {"bands": True}, format="json")
+    assert response.status_code == 201, response.content
+    out = response.json()["output"]
+    bands = out["bands"]
+    assert (bands["status"], bands["source"], bands["replicates"]) == ("done", "ensemble", 10)
+    assert not Job.objects.filter(kind="outcome_prediction_bands").exists()
+    for option in out["options"]:
+        lower = np.array(bands["lower"][option["option"]])
+        upper = np.array(bands["upper"][option["option"]])
+        assert len(lower) == len(option["times"])
+        assert np.all(lower <= upper + 1e-12)
+        assert upper[-1] - lower[-1] > 0.005
+        lo, hi = bands["rmst"][option["option"]]
+        assert lo - 3 <= option["rmst"] <= hi + 3
+    assert len(bands["rmst_difference"]) == 15
+
+
+def test_a_band_job_that_failed_for_good_shows_failed_with_its_error(
+    demo_like: World, api_member: APIClient, active_model: OutcomeModel
+) -> None:
+    created = api_member.post(_url(demo_like), {"bands": True}, format="json").json()
+    assert created["output"]["bands"]["status"] == "queued"
+    path = Path(default_storage.path(active_model.artifact.name))
+    path.write_bytes(path.read_bytes()[:-1] + b"X")  # the job's artifact load now fails
+    job = Job.objects.get(kind="outcome_prediction_bands")
+    outcomes = [job_execute(job.pk)[0] for _ in range(job.max_attempts)]
+    assert outcomes[-1] == "failed"
+    detail_url = reverse(
+        "api-prediction-detail",
+        kwargs={"public_id": demo_like.patient.public_id, "prediction_id": created["public_id"]},
+    )
+    bands = api_member.get(detail_url).json()["output"]["bands"]
+    assert bands["status"] == "failed"
+    assert "does not match the sha256 recorded at training" in bands["error"]
+    assert bands["job"] == str(job.public_id)
 
 
 def test_the_registry_lists_models_and_shows_one_with_its_card(
