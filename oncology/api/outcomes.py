@@ -139,11 +139,17 @@ class PredictionSummarySerializer(serializers.Serializer):
     model = ModelRefSerializer()
     label = serializers.CharField()  # type: ignore[assignment]  # DRF pops declared fields
     label_text = serializers.SerializerMethodField()
+    abstained = serializers.SerializerMethodField(
+        help_text="True when the prediction abstained (outside the applicability domain)."
+    )
     warnings = serializers.ListField(child=serializers.CharField())
     created_at = serializers.DateTimeField()
 
     def get_label_text(self, obj: Prediction) -> str:
         return LABEL_TEXT
+
+    def get_abstained(self, obj: Prediction) -> bool:
+        return bool(obj.output.get("abstained", False))
 
 
 _CREATE_ERRORS = {

@@ -148,6 +148,7 @@ def test_list_and_detail_are_audited_once_each(
         listed = api_member.get(_url(demo_like))
     assert listed.status_code == 200
     assert [p["public_id"] for p in listed.json()["results"]] == [created["public_id"]]
+    assert listed.json()["results"][0]["abstained"] is False
     assert _events(action="list") == 1
     detail_url = reverse(
         "api-prediction-detail",
@@ -212,6 +213,7 @@ def test_a_patient_outside_the_applicability_domain_gets_an_abstention_and_no_nu
     assert stored.output["options"] == []
     assert not Job.objects.filter(kind="outcome_prediction_bands").exists()
     assert _events(action="create", object_id=str(stored.public_id)) == 1
+    assert [p["abstained"] for p in api_member.get(_url(demo_like)).json()["results"]] == [True]
 
 
 def test_without_an_active_model_nothing_is_predicted(
