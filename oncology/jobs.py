@@ -30,4 +30,5 @@ def cohort_import_run(job: Job) -> dict[str, Any]:
     except imports.ImportRefused as exc:
         raise JobError(str(exc)) from exc
 
+
 from oncology import jobs_outcomes  # noqa: E402, F401  (registers outcome_model_train)
