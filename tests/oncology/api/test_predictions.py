@@ -216,6 +216,32 @@ def test_a_patient_outside_the_applicability_domain_gets_an_abstention_and_no_nu
     assert [p["abstained"] for p in api_member.get(_url(demo_like)).json()["results"]] == [True]
 
 
+def test_an_unusual_combination_of_in_range_values_abstains_by_distance(
+    world: World, api_member: APIClient, active_model: OutcomeModel
+) -> None:
+    # Every value inside the training range, but an 89-year-old at stage IV with ECOG 0 and no
+    # comorbidity is far from the simulated cohort (where age, stage, ECOG and comorbidity go
+    # together): the Mahalanobis distance, not a range, makes it abstain.
+    patient = world.patient
+    dx = patient.diagnoses.order_by("diagnosis_date", "pk").first()
+    assert dx is not None
+    dx.pathological_stage, dx.clinical_stage = "IVA", "IV"
+    dx.save()
+    patient.birth_date = dx.diagnosis_date.replace(year=dx.diagnosis_date.year - 89)
+    patient.save()
+    PerformanceStatus.objects.create(patient=patient, assessed_on=dx.diagnosis_date, ecog=0)
+    body = api_member.post(_url(world), {}, format="json").json()
+    assert (body["inputs"]["age"], body["inputs"]["stage"]) == (89.0, "IV")
+    out = body["output"]
+    codes = [w["code"] for w in out["domain"]["warnings"]]
+    assert "outside_range" not in codes
+    assert "distance" in codes
+    assert out["domain"]["distance"] > out["domain"]["distance_threshold"]
+    assert out["abstained"] is True
+    assert out["options"] == []
+    assert "far from the training patients" in out["abstain_reason"]
+
+
 def test_without_an_active_model_nothing_is_predicted(
     demo_like: World, api_member: APIClient
 ) -> None:
