@@ -41,6 +41,8 @@ def test_training_and_bands_run_on_the_worker(
         "--name=sim-cox",
         "--patients=800",
         "--splits=1",
+        # No stored bootstrap refits, so bands take the job path this test is about.
+        "--band-replicates=0",
         "--job",
         stdout=out,
     )
