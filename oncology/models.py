@@ -480,4 +480,5 @@ RECORD_SECTIONS: dict[str, type[PatientRecordModel]] = {
     "toxicities": Toxicity,
 }
 
+from oncology.models_board import BoardCase, BoardDecision, Meeting  # noqa: E402, F401
 from oncology.models_outcomes import OutcomeModel, Prediction  # noqa: E402, F401
