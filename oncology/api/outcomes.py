@@ -75,9 +75,35 @@ class SimilarPatientSerializer(serializers.Serializer):
     option = serializers.CharField()
 
 
+class ResponseSerializer(serializers.Serializer):
+    probability = serializers.FloatField(help_text="P(response) under this option.")
+    lower = serializers.FloatField(
+        allow_null=True, help_text="95% bootstrap interval; null without bootstrap refits."
+    )
+    upper = serializers.FloatField(allow_null=True)
+    definition = serializers.CharField(help_text="What counts as a response.")
+
+
 class OptionEstimateSerializer(serializers.Serializer):
     option = serializers.CharField()
     training_patients = serializers.IntegerField()
+    applicable = serializers.BooleanField(
+        default=True,
+        help_text="False when the model cannot judge this option for this patient (too few "
+        "training patients on it, or no comparable treated patients by propensity); the "
+        "numbers are still given, marked.",
+    )
+    not_applicable_reason = serializers.CharField(default="", allow_blank=True)
+    propensity = serializers.FloatField(
+        default=None,
+        allow_null=True,
+        help_text="Estimated probability that a patient like this one receives this option.",
+    )
+    response = ResponseSerializer(
+        default=None,
+        allow_null=True,
+        help_text="Response probability under this option; null when the model has none.",
+    )
     times = serializers.ListField(child=serializers.FloatField())
     survival = serializers.ListField(child=serializers.FloatField())
     rmst = serializers.FloatField(help_text="Restricted mean survival time up to the horizon.")
@@ -111,7 +137,11 @@ class PredictionOutputSerializer(serializers.Serializer):
         {
             "type": "object",
             "nullable": True,
-            "description": "Bootstrap bands, or the state of their job.",
+            "description": "Bootstrap bands, or the state of their job. When done: per-option "
+            "curve bands (`lower`, `upper`), `rmst` intervals, `rmst_difference` (every pair "
+            'once), `survival_at` ({option: {"1y": [lo, hi], "2y": ..., "5y": ...}}) and '
+            '`survival_difference` ([{"option", "versus", "1y": [lo, hi], "2y", "5y", '
+            '"estimate": {"1y", "2y", "5y"}}] for every ordered pair).',
         }
     )
     def get_bands(self, obj: dict) -> dict | None:

@@ -282,3 +282,120 @@ class ApplicabilityDomain:
                 )
         abstain = any(w.code in self.abstain_on for w in warnings)
         return DomainCheck(abstain, warnings, distance, self.threshold_, percentile)
+
+
+# -- per-option support (positivity) ------------------------------------------------------------
+MIN_OPTION_PATIENTS = 50
+SUPPORT_QUANTILE = 0.01
+
+
+@dataclass(frozen=True)
+class OptionApplicability:
+    option: str
+    applicable: bool
+    reason: str  # "" when applicable
+    propensity: float | None
+
+
+class OptionSupport:
+    """Can the model judge option a for this patient? Two checks per option:
+
+    - the option has at least ``min_patients`` training patients (default 50: below that its
+      covariate effects rest on a handful of events);
+    - common support (positivity): the patient's estimated probability of receiving a, from a
+      multinomial logistic propensity model on the encoded features, is not below the
+      ``quantile`` (default 1st percentile) of that probability among the training patients
+      who DID receive a. Below it, fewer than 1% of a's patients were as unlikely to get a as
+      this patient: the model's estimate for a is an extrapolation from patients unlike them.
+
+    An option failing a check is marked not applicable with the reason, never dropped."""
+
+    def __init__(
+        self,
+        specs: Sequence[FeatureSpec],
+        treatment: str,
+        min_patients: int = MIN_OPTION_PATIENTS,
+        quantile: float = SUPPORT_QUANTILE,
+        l2: float = 1e-2,
+    ):
+        if not 0 <= quantile < 0.5:
+            raise DomainError("the support quantile must lie in [0, 0.5)")
+        self.specs = list(specs)
+        self.treatment = treatment
+        self.min_patients = min_patients
+        self.quantile = quantile
+        self.l2 = l2
+
+    def fit(self, frame: pd.DataFrame) -> OptionSupport:
+        from scipy.optimize import minimize
+
+        if self.treatment not in frame.columns:
+            raise DomainError(f"column {self.treatment!r} is not in the cohort")
+        labels = frame[self.treatment].astype(str)
+        self.options_ = sorted(labels.unique())
+        if len(self.options_) < 2:
+            raise DomainError("at least two options are needed")
+        self.encoder_ = FeatureEncoder(self.specs).fit(frame)
+        x = self.encoder_.transform(frame)
+        codes = labels.map({o: i for i, o in enumerate(self.options_)}).to_numpy()
+        self.counts_ = {o: int((codes == i).sum()) for i, o in enumerate(self.options_)}
+        n, d = x.shape
+        k = len(self.options_)
+        design = np.hstack([np.ones((n, 1)), x])
+        onehot = np.eye(k)[codes]
+        l2 = self.l2
+
+        def loss(flat: np.ndarray) -> tuple[float, np.ndarray]:
+            w = flat.reshape(d + 1, k)
+            logits = design @ w
+            logits -= logits.max(axis=1, keepdims=True)
+            log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+            value = -float(np.sum(onehot * log_p)) / n + 0.5 * l2 * float(np.sum(w[1:] ** 2))
+            grad = design.T @ (np.exp(log_p) - onehot) / n
+            grad[1:] += l2 * w[1:]
+            return value, grad.ravel()
+
+        res = minimize(loss, np.zeros((d + 1) * k), jac=True, method="L-BFGS-B")
+        self.weights_ = res.x.reshape(d + 1, k)
+        p = self._probabilities(x)
+        self.thresholds_ = {
+            o: float(np.quantile(p[codes == i, i], self.quantile))
+            for i, o in enumerate(self.options_)
+        }
+        return self
+
+    def _probabilities(self, x: np.ndarray) -> np.ndarray:
+        logits = np.hstack([np.ones((len(x), 1)), x]) @ self.weights_
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return np.asarray(p / p.sum(axis=1, keepdims=True))
+
+    def propensities(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Estimated probability of each option for every row (one column per option)."""
+        return pd.DataFrame(
+            self._probabilities(self.encoder_.transform(frame)), columns=self.options_
+        )
+
+    def check(self, patient: pd.DataFrame) -> list[OptionApplicability]:
+        if len(patient) != 1:
+            raise DomainError("check one patient at a time")
+        p = self.propensities(patient).iloc[0]
+        out = []
+        for option in self.options_:
+            prob = float(p[option])
+            reasons = []
+            if self.counts_[option] < self.min_patients:
+                reasons.append(
+                    f"Only {self.counts_[option]} training patients received this option "
+                    f"(fewer than {self.min_patients}): too few to judge it."
+                )
+            if prob < self.thresholds_[option]:
+                reasons.append(
+                    f"No comparable treated patients: the estimated probability of this "
+                    f"option for this patient ({prob:.3f}) is below that of "
+                    f"{100 * (1 - self.quantile):g}% of the training patients who received it "
+                    f"(threshold {self.thresholds_[option]:.3f}); the estimate is an "
+                    "extrapolation."
+                )
+            out.append(OptionApplicability(option, not reasons, " ".join(reasons), prob))
+        return out

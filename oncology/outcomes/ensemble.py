@@ -25,6 +25,7 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 
+from oncology.outcomes.classifiers import ClassifierError, OptionResponseModel
 from oncology.outcomes.compare import Bands, ComparisonError, TreatmentComparison
 from oncology.outcomes.features import FeatureEncoder
 
@@ -186,3 +187,128 @@ def _slim(refit: TreatmentComparison) -> None:
     for model in models:
         if hasattr(model, "fitter_"):
             del model.fitter_
+
+
+def resample_indices(labels: np.ndarray, options: list[str], replicates: int, seed: int):
+    """The bootstrap resamples (within each option) that :class:`BootstrapEnsemble` and
+    ``compare.bootstrap_survival`` draw for the same seed, in the same order."""
+    rng = np.random.default_rng(seed)
+    groups = [np.flatnonzero(labels == o) for o in options]
+    for _ in range(replicates):
+        yield np.concatenate([rng.choice(g, size=len(g), replace=True) for g in groups])
+
+
+class ResponseEnsemble:
+    """``replicates`` refits of a fitted ``classifiers.OptionResponseModel`` on the bootstrap
+    resamples of the survival ensemble (same seed: the same patients in each replicate), so a
+    patient's response interval comes from the same resampling as the survival bands."""
+
+    def __init__(self, model: OptionResponseModel, replicates: int = 100, seed: int = 0):
+        if replicates < 10:
+            raise ComparisonError("at least 10 bootstrap replicates are needed")
+        self.model = model
+        self.replicates = replicates
+        self.seed = seed
+
+    def fit(self, frame: pd.DataFrame, outcome_col: str, options: list[str]) -> ResponseEnsemble:
+        """``options``: the survival comparison's options (its resampling groups); only rows
+        with a known outcome take part in each refit."""
+        m = self.model
+        labels = frame[m.treatment].astype(str).to_numpy()
+        known = frame[outcome_col].notna().to_numpy()
+        members = []
+        for idx in resample_indices(labels, options, self.replicates, self.seed):
+            rows = frame.iloc[idx[known[idx]]].reset_index(drop=True)
+            refit = OptionResponseModel(
+                m.specs,
+                m.treatment,
+                m.kind,
+                m.calibrate,
+                min_patients=1,
+                seed=m.seed,
+                params=m.params,
+            )
+            try:
+                members.append(refit.fit(rows, outcome_col))
+            except ClassifierError:  # a resample with one outcome only: skipped
+                continue
+        if len(members) < 10:
+            raise ComparisonError("fewer than 10 response refits succeeded")
+        self.members_ = members
+        return self
+
+    def draws(self, patient: pd.DataFrame) -> dict[str, np.ndarray]:
+        """P(response) under each option from every replicate."""
+        out: dict[str, list[float]] = {o: [] for o in self.model.options_}
+        for member in self.members_:
+            for option, p in member.predict(patient).items():
+                if option in out:
+                    out[option].append(p)
+        return {o: np.asarray(v) for o, v in out.items()}
+
+    def interval(
+        self, patient: pd.DataFrame, level: float = 0.95
+    ) -> dict[str, tuple[float, float]]:
+        alpha = (1.0 - level) / 2.0
+        return {
+            o: (float(np.quantile(v, alpha)), float(np.quantile(v, 1.0 - alpha)))
+            for o, v in self.draws(patient).items()
+            if len(v)
+        }
+
+
+def summarise_draws(
+    draws: np.ndarray,
+    grid: np.ndarray,
+    options: list[str],
+    at: dict[str, float],
+    point_at: dict[str, dict[str, float]],
+    level: float = 0.95,
+) -> dict[str, object]:
+    """Percentile intervals from bootstrap survival draws of shape (replicates, options,
+    len(grid) + len(at)): the first ``len(grid)`` columns are the curve on ``grid``, the rest
+    the survival at each ``at`` time (label -> time, in order). Returns each option's curve band,
+    RMST interval, every unordered RMST difference (a before b in ``options`` order), the
+    survival interval at each labelled time per option, and for every ORDERED pair (a, b) the
+    interval of S_a - S_b at each labelled time and its point estimate (``estimate``: label ->
+    difference, from ``point_at``: option -> label -> survival)."""
+    if not 0.5 < level < 1:
+        raise ComparisonError("the level must lie between 0.5 and 1")
+    alpha = (1.0 - level) / 2.0
+    q = [alpha, 1.0 - alpha]
+    steps = len(grid)
+    labels = list(at)
+    curves, points = draws[:, :, :steps], draws[:, :, steps:]
+    lower, upper, rmst, rmst_draws, survival_at = {}, {}, {}, {}, {}
+    for k, option in enumerate(options):
+        arr = curves[:, k, :]
+        lower[option] = np.quantile(arr, alpha, axis=0)
+        upper[option] = np.quantile(arr, 1.0 - alpha, axis=0)
+        rmst_draws[option] = np.trapezoid(arr, grid, axis=1)
+        lo, hi = np.quantile(rmst_draws[option], q)
+        rmst[option] = (float(lo), float(hi))
+        survival_at[option] = {
+            label: tuple(float(v) for v in np.quantile(points[:, k, j], q))
+            for j, label in enumerate(labels)
+        }
+    rmst_difference = {}
+    for i, a in enumerate(options):
+        for b in options[i + 1 :]:
+            lo, hi = np.quantile(rmst_draws[a] - rmst_draws[b], q)
+            rmst_difference[(a, b)] = (float(lo), float(hi))
+    survival_difference = []
+    for i, a in enumerate(options):
+        for j, b in enumerate(options):
+            if i == j:
+                continue
+            row: dict[str, object] = {"option": a, "versus": b}
+            for t, label in enumerate(labels):
+                lo, hi = np.quantile(points[:, i, t] - points[:, j, t], q)
+                row[label] = (float(lo), float(hi))
+            row["estimate"] = {lbl: point_at[a][lbl] - point_at[b][lbl] for lbl in labels}
+            survival_difference.append(row)
+    return {
+        "bands": Bands(grid, level, len(draws), lower, upper, rmst, rmst_difference),
+        "survival_at": survival_at,
+        "survival_difference": survival_difference,
+    }

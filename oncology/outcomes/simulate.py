@@ -40,6 +40,12 @@ SCALE = 0.005
 ACCRUAL_MONTHS = 36.0
 STUDY_MONTHS = 96.0
 DROPOUT_RATE = 0.005  # per month
+# The response outcome is drawn from its own stream, seeded by (seed, RESPONSE_STREAM): asking
+# for it never changes a single survival draw of the same (n, seed).
+RESPONSE_STREAM = 1
+RESPONSE_DEFINITION = (
+    "objective response (complete or partial response, RECIST 1.1 best overall response); simulated"
+)
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,7 @@ class SimulatedCohort:
 
     @property
     def covariates(self) -> pd.DataFrame:
-        return self.frame.drop(columns=["time", "event", "treatment"])
+        return self.frame.drop(columns=["time", "event", "treatment", "response"], errors="ignore")
 
 
 def _covariates(n: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -164,8 +170,48 @@ def true_rmst(cov: pd.DataFrame, option: str, horizon: float, steps: int = 2000)
     return np.asarray(np.trapezoid(true_survival(cov, option, grid), grid, axis=1))
 
 
-def simulate_cohort(n: int = 2000, seed: int = 0) -> SimulatedCohort:
-    """Draw ``n`` patients; the same (n, seed) always gives the same cohort."""
+def response_log_odds(cov: pd.DataFrame, option: str) -> np.ndarray:
+    """True log-odds of an objective response under ``option`` for each patient."""
+    if option not in OPTIONS:
+        raise ValueError(f"unknown option {option!r}; options: {', '.join(OPTIONS)}")
+    parts = set(option.split("+"))
+    stage = _stage_idx(cov)
+    ecog = cov["ecog"].to_numpy(dtype=float)
+    marker = cov["marker_positive"].to_numpy(dtype=float)
+    age = cov["age"].to_numpy(dtype=float)
+    logit = -0.6 - 0.40 * stage - 0.30 * ecog - 0.02 * (age - 63.0)
+    if "surgery" in parts:
+        logit = logit + 1.0 - 0.8 * (stage == 3)
+    if "radiotherapy" in parts:
+        logit = logit + 0.6
+    if "chemotherapy" in parts:
+        logit = logit + 0.3 + 1.0 * marker
+    return np.asarray(logit, dtype=float)
+
+
+def true_response_probability(cov: pd.DataFrame, option: str) -> np.ndarray:
+    """True P(objective response | covariates, option) for each patient."""
+    return np.asarray(1.0 / (1.0 + np.exp(-response_log_odds(cov, option))))
+
+
+def simulate_response(cohort: SimulatedCohort) -> np.ndarray:
+    """Each patient's 0/1 response under the option received, drawn from the separate stream
+    ``(seed, RESPONSE_STREAM)``."""
+    cov = cohort.covariates
+    received = cohort.frame["treatment"].to_numpy()
+    p = np.empty(len(cov))
+    for option in OPTIONS:
+        mask = received == option
+        if mask.any():
+            p[mask] = true_response_probability(cov[mask], option)
+    rng = np.random.default_rng([cohort.seed, RESPONSE_STREAM])
+    return (rng.random(len(cov)) < p).astype(int)
+
+
+def simulate_cohort(n: int = 2000, seed: int = 0, response: bool = False) -> SimulatedCohort:
+    """Draw ``n`` patients; the same (n, seed) always gives the same cohort. ``response=True``
+    appends a 0/1 ``response`` column (:func:`simulate_response`); every other column is the
+    same with or without it."""
     if n < 1:
         raise ValueError("n must be positive")
     rng = np.random.default_rng(seed)
@@ -194,7 +240,12 @@ def simulate_cohort(n: int = 2000, seed: int = 0) -> SimulatedCohort:
         }
     )
     frame["time"] = frame["time"].clip(lower=0.001)
-    return SimulatedCohort(frame=pd.concat([frame, cov], axis=1), seed=seed)
+    cohort = SimulatedCohort(frame=pd.concat([frame, cov], axis=1), seed=seed)
+    if response:
+        with_response = cohort.frame.copy()
+        with_response["response"] = simulate_response(cohort)
+        cohort = SimulatedCohort(frame=with_response, seed=seed)
+    return cohort
 
 
 def feature_specs() -> list[FeatureSpec]:

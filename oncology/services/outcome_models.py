@@ -23,6 +23,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -34,9 +35,16 @@ from lifelines.exceptions import ConvergenceWarning
 from core.models import User
 from oncology.models_outcomes import OutcomeModel, OutcomeModelKind, OutcomeModelStatus
 from oncology.outcomes import cohorts, evaluate, simulate
+from oncology.outcomes.classifiers import (
+    ClassifierError,
+    OptionResponseModel,
+    brier_score,
+    calibration_slope_intercept,
+    roc_auc,
+)
 from oncology.outcomes.compare import ComparisonError, TreatmentComparison
-from oncology.outcomes.domain import ApplicabilityDomain, DomainError
-from oncology.outcomes.ensemble import BootstrapEnsemble
+from oncology.outcomes.domain import ApplicabilityDomain, DomainError, OptionSupport
+from oncology.outcomes.ensemble import BootstrapEnsemble, ResponseEnsemble
 from oncology.outcomes.explain import Explainer
 from oncology.outcomes.features import FeatureSpec, infer_specs
 
@@ -50,7 +58,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 
 UNIT_PER_YEAR = {"days": 365.25, "months": 12.0, "years": 1.0}
 PICKLE_PROTOCOL = 5
-ARTIFACT_FORMAT = 2  # 1: a bare TreatmentComparison; 2: a ModelArtifact
+ARTIFACT_FORMAT = 3  # 1: a bare TreatmentComparison; 2: a ModelArtifact; 3: + response, support
+RESPONSE_L2 = 1.0  # ridge on the response classifier's slopes (standardised features)
 MIN_ENSEMBLE_REPLICATES = 10  # the library's minimum (ensemble.BootstrapEnsemble)
 MAX_ENSEMBLE_REPLICATES = 500
 ID_COLUMN = "research_id"
@@ -69,19 +78,38 @@ class ModelArtifact:
     """What the artifact pickle holds: the fitted comparison (fitted on the training frame
     WITH its ``research_id`` column, which the encoder ignores, so similar patients are named
     by research id), the applicability domain fitted on the same frame, and the bootstrap
-    ensemble when training asked for one (``None`` otherwise). Artifacts of format 1 (a bare
-    comparison) load with ``domain`` and ``ensemble`` ``None``."""
+    ensemble when training asked for one (``None`` otherwise). Format 3 adds the per-option
+    response classifier (``response``, with its bootstrap refits on the ensemble's resamples
+    and the outcome's definition) when the training source has a binary response outcome, and
+    the per-option support check (``support``). Older artifacts load with the missing parts
+    ``None``."""
 
     comparison: TreatmentComparison
     domain: ApplicabilityDomain | None = None
     ensemble: BootstrapEnsemble | None = None
     format: int = ARTIFACT_FORMAT
     explainer_: Explainer | None = None  # built at load, never pickled
+    response: OptionResponseModel | None = None
+    response_ensemble: ResponseEnsemble | None = None
+    response_definition: str = ""
+    support: OptionSupport | None = None
+    response_column: str = ""  # in the comparison's training frame
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["explainer_"] = None
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        defaults = {
+            "response": None,
+            "response_ensemble": None,
+            "response_definition": "",
+            "support": None,
+            "response_column": "",
+            "explainer_": None,
+        }
+        self.__dict__.update({**defaults, **state})
 
     def explainer(self) -> Explainer:
         if self.explainer_ is None:
@@ -100,6 +128,9 @@ class TrainingCohort:
     endpoint: str
     description: str
     citation: str
+    response: str | None = None  # the 0/1 response column (None: the source has none)
+    response_definition: str = ""
+    notes: tuple[str, ...] = ()  # what the source builder dropped or decided, for the card
 
 
 def _sha256(data: bytes) -> str:
@@ -109,7 +140,7 @@ def _sha256(data: bytes) -> str:
 def training_cohort(*, source: str, patients: int = 2000, seed: int = 0) -> TrainingCohort:
     """The training frame of a source: ``simulated`` or a public cohort name."""
     if source == "simulated":
-        sim = simulate.simulate_cohort(patients, seed)
+        sim = simulate.simulate_cohort(patients, seed, response=True)
         frame = sim.frame.copy()
         frame.insert(0, "research_id", [f"SIM-{i + 1:06d}" for i in range(len(frame))])
         return TrainingCohort(
@@ -123,12 +154,13 @@ def training_cohort(*, source: str, patients: int = 2000, seed: int = 0) -> Trai
                 "docs/outcomes-simulation.md)"
             ),
             citation="",
+            response="response",
+            response_definition=simulate.RESPONSE_DEFINITION,
         )
     if source == "site":
-        raise OutcomeModelError(
-            "Training on the site's own records is not built yet; use 'simulated' or a public "
-            "cohort."
-        )
+        from oncology.services.outcome_site import site_training_cohort
+
+        return site_training_cohort()
     if source not in cohorts.LOADERS:
         known = ", ".join(["simulated", *sorted(cohorts.LOADERS)])
         raise OutcomeModelError(f"Unknown training source {source!r}; choose one of {known}.")
@@ -161,7 +193,8 @@ def training_cohort(*, source: str, patients: int = 2000, seed: int = 0) -> Trai
 
 
 def _evaluate(cohort: TrainingCohort, kind: str, splits: int, seed: int) -> dict[str, Any]:
-    frame = cohort.frame.drop(columns=["research_id"])
+    drop = ["research_id", *([cohort.response] if cohort.response else [])]
+    frame = cohort.frame.drop(columns=drop)
     specs = [
         FeatureSpec(cohort.treatment, "clinical", "categorical", "category", "treatment"),
         *cohort.specs,
@@ -196,6 +229,71 @@ def _ensemble(
     return ensemble, sum(issubclass(w.category, ConvergenceWarning) for w in caught)
 
 
+def _response(
+    cohort: TrainingCohort, comparison: TreatmentComparison, replicates: int, seed: int
+) -> tuple[OptionResponseModel | None, ResponseEnsemble | None, dict[str, Any]]:
+    """The per-option response classifier (logistic, option x covariate interactions, ridge
+    ``RESPONSE_L2``) on the patients whose response is known, its refits on the survival
+    ensemble's resamples, and what training says about it (metrics on one stratified 80/20
+    split, or why there is no response model)."""
+    if not cohort.response:
+        return None, None, {"available": False, "reason": "The training source has no response."}
+    rows = cohort.frame[cohort.frame[cohort.response].notna()].reset_index(drop=True)
+    params = {"l2": RESPONSE_L2}
+    try:
+        model = OptionResponseModel(
+            cohort.specs, cohort.treatment, "logistic", seed=seed, params=params
+        ).fit(rows, cohort.response)
+    except ClassifierError as exc:
+        return None, None, {"available": False, "reason": f"No response model: {exc}"}
+    info: dict[str, Any] = {
+        "available": True,
+        "definition": cohort.response_definition,
+        "classifier": "logistic",
+        "l2": RESPONSE_L2,
+        "patients": int(len(rows)),
+        "responses": int(rows[cohort.response].sum()),
+    }
+    y = rows[cohort.response].to_numpy(dtype=float)
+    rng = np.random.default_rng(seed)
+    test = np.zeros(len(rows), dtype=bool)
+    for label in (0.0, 1.0):  # stratified 80/20
+        idx = np.flatnonzero(y == label)
+        test[rng.permutation(idx)[: max(1, len(idx) // 5)]] = True
+    try:
+        held = OptionResponseModel(
+            cohort.specs, cohort.treatment, "logistic", min_patients=1, seed=seed, params=params
+        ).fit(rows[~test], cohort.response)
+        p = np.concatenate(
+            [
+                held.probability_matrix(rows[test & (rows[cohort.treatment].astype(str) == o)], o)
+                for o in held.options_
+            ]
+        )
+        y_test = np.concatenate(
+            [y[test & (rows[cohort.treatment].astype(str) == o).to_numpy()] for o in held.options_]
+        )
+        slope, intercept = calibration_slope_intercept(y_test, p)
+        info["validation"] = {
+            "protocol": "one stratified 80/20 split",
+            "auc": round(roc_auc(y_test, p), 4),
+            "brier": round(brier_score(y_test, p), 4),
+            "calibration_slope": round(slope, 4),
+            "calibration_intercept": round(intercept, 4),
+        }
+    except ClassifierError as exc:
+        info["validation"] = {"error": str(exc)}
+    ensemble = None
+    if replicates:
+        try:
+            ensemble = ResponseEnsemble(model, replicates=replicates, seed=seed).fit(
+                cohort.frame, cohort.response, list(comparison.options_)
+            )
+        except ComparisonError as exc:
+            info["interval"] = f"No response interval: {exc}"
+    return model, ensemble, info
+
+
 def _numeric_ranges(cohort: TrainingCohort) -> dict[str, list[float]]:
     """Observed [min, max] of each numeric feature: a prediction outside it gets a warning."""
     out = {}
@@ -225,8 +323,10 @@ def _model_card(
     report: dict[str, Any],
     options: list[str],
     ensemble: int = 0,
+    response: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     mean = report["mean"]
+    response = response or {"available": False}
     return {
         "intended_use": (
             "Research and tumour-board discussion: per-option survival estimates for one "
@@ -250,7 +350,14 @@ def _model_card(
             "uno_c": mean["uno_c"],
             "integrated_brier": mean["integrated_brier"],
             "calibration_error_at_horizon": mean["calibration_error"],
+            "response": response.get("validation") if response.get("available") else None,
         },
+        "response": (
+            f"Per-option probability of {response['definition']}: logistic classifier with "
+            "option x covariate interactions"
+            if response.get("available")
+            else response.get("reason", "No response model.")
+        ),
         "limits": [
             "Assumes no unmeasured confounding; the comparison is associational.",
             "Valid only for patients like the training cohort; inputs missing from the record "
@@ -262,6 +369,11 @@ def _model_card(
                 else "No bootstrap ensemble is stored: uncertainty bands are computed by a "
                 "background job (a refit per replicate)."
             ),
+            "An option is marked not applicable for a patient (numbers still shown) when fewer "
+            "than 50 training patients received it or the patient's estimated probability of "
+            "receiving it lies below the 1st percentile among those who did (no comparable "
+            "treated patients).",
+            *cohort.notes,
             "A patient outside the training cohort's applicability domain (a value outside "
             "the training range, an unseen category, a required input missing, or an unusual "
             "combination of values by Mahalanobis distance) gets no estimate: the prediction "
@@ -309,10 +421,27 @@ def outcome_model_train(
         comparison.fit(cohort.frame)  # research_id rides along for similar patients
         domain = ApplicabilityDomain(cohort.specs, seed=seed).fit(cohort.frame)
         ensemble, ensemble_warnings = _ensemble(comparison, band_replicates, seed)
+        response, response_ensemble, response_info = _response(
+            cohort, comparison, band_replicates, seed
+        )
+        support = OptionSupport(cohort.specs, cohort.treatment).fit(cohort.frame)
     except (evaluate.EvaluationError, ComparisonError, DomainError) as exc:
         raise OutcomeModelError(f"The cohort cannot train this model: {exc}") from exc
     buffer = io.BytesIO()
-    pickle.dump(ModelArtifact(comparison, domain, ensemble), buffer, protocol=PICKLE_PROTOCOL)
+    pickle.dump(
+        ModelArtifact(
+            comparison,
+            domain,
+            ensemble,
+            response=response,
+            response_ensemble=response_ensemble,
+            response_definition=cohort.response_definition if response else "",
+            support=support,
+            response_column=cohort.response or "",
+        ),
+        buffer,
+        protocol=PICKLE_PROTOCOL,
+    )
     artifact = buffer.getvalue()
     options = list(comparison.options_)
     metrics = {
@@ -321,6 +450,7 @@ def outcome_model_train(
         "horizon_source": report["horizon_source"],
         "mean": report["mean"],
         "sd": report["sd"],
+        "response": response_info,
     }
     calibration = [
         {
@@ -361,6 +491,12 @@ def outcome_model_train(
                     "abstain_on": sorted(domain.abstain_on),
                 },
                 "ranges": _numeric_ranges(cohort),
+                "support": {
+                    "min_option_patients": support.min_patients,
+                    "propensity_quantile": support.quantile,
+                    "thresholds": {o: round(t, 5) for o, t in support.thresholds_.items()},
+                },
+                "source_notes": list(cohort.notes),
             },
             training_data_sha256=data_sha,
             artifact_sha256=_sha256(artifact),
@@ -373,6 +509,7 @@ def outcome_model_train(
                 report=report,
                 options=options,
                 ensemble=band_replicates,
+                response=response_info,
             ),
             created_by=actor,
         )

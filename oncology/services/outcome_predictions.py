@@ -23,17 +23,22 @@ import pandas as pd
 from core.audit import audit_record
 from core.jobs import job_enqueue
 from core.models import AuditAction, Job, JobStatus, User
+from oncology.models import Patient
 from oncology.models_outcomes import OutcomeModel, OutcomeModelStatus, Prediction
-from oncology.outcomes.compare import Bands, bootstrap_bands
-from oncology.outcomes.domain import DomainCheck
+from oncology.outcomes.compare import Bands, bootstrap_survival
+from oncology.outcomes.domain import MIN_OPTION_PATIENTS, DomainCheck
+from oncology.outcomes.ensemble import ResponseEnsemble, summarise_draws
 from oncology.selectors import patient_get
-from oncology.services.outcome_features import MissingRequiredInputs, outcome_features_assemble
+from oncology.services.outcome_features import (
+    AssembledFeatures,
+    MissingRequiredInputs,
+    outcome_features_assemble,
+)
 from oncology.services.outcome_models import (
     UNIT_PER_YEAR,
     ArtifactIntegrityError,
     ModelArtifact,
     outcome_artifact_load,
-    outcome_model_load,
 )
 
 LABEL = "associational"
@@ -47,6 +52,7 @@ BAND_REPLICATES = 100  # bootstrap refits per band job (0.3-1.5 s each on this m
 BAND_LEVEL = 0.95
 SIMILAR_PATIENTS = 5
 TOP_DRIVERS = 3
+HORIZONS = {"1y": 1, "2y": 2, "5y": 5}  # label -> years: survival_at / survival_difference
 NOTE_CODES = ("imputed",)  # already reported by the feature assembly
 
 
@@ -118,10 +124,61 @@ def _abstain_reason(check: DomainCheck, policy: set[str]) -> str:
     )
 
 
+def _response(artifact: ModelArtifact, frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per option: P(response) and, from the response refits when stored, its interval."""
+    if artifact.response is None:
+        return {}
+    points = artifact.response.predict(frame)
+    intervals = (
+        artifact.response_ensemble.interval(frame, level=BAND_LEVEL)
+        if artifact.response_ensemble is not None
+        else {}
+    )
+    out = {}
+    for option, p in points.items():
+        lo, hi = intervals.get(option, (None, None))
+        out[option] = {
+            "probability": round(p, 4),
+            "lower": None if lo is None else round(lo, 4),
+            "upper": None if hi is None else round(hi, 4),
+            "definition": artifact.response_definition,
+        }
+    return out
+
+
+def _applicability(artifact: ModelArtifact, frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per option: can the model judge it for this patient (``domain.OptionSupport``)?"""
+    if artifact.support is not None:
+        return {
+            a.option: {
+                "applicable": a.applicable,
+                "not_applicable_reason": a.reason,
+                "propensity": None if a.propensity is None else round(a.propensity, 4),
+            }
+            for a in artifact.support.check(frame)
+        }
+    out = {}
+    for option, count in artifact.comparison.counts_.items():  # older artifacts: counts only
+        few = count < MIN_OPTION_PATIENTS
+        out[option] = {
+            "applicable": not few,
+            "not_applicable_reason": (
+                f"Only {count} training patients received this option (fewer than "
+                f"{MIN_OPTION_PATIENTS}): too few to judge it."
+                if few
+                else ""
+            ),
+            "propensity": None,
+        }
+    return out
+
+
 def _options(artifact: ModelArtifact, frame: pd.DataFrame, per_year: float) -> list[dict]:
-    at = [per_year * years for years in (1, 2, 5)]
+    at = [per_year * years for years in HORIZONS.values()]
     estimates = artifact.comparison.compare(frame, 5 * per_year, at=at, steps=CURVE_STEPS)
     explainer = artifact.explainer()
+    response = _response(artifact, frame)
+    applicability = _applicability(artifact, frame)
     options = []
     for est in estimates:
         why = explainer.explain(frame, est.option, top=TOP_DRIVERS)
@@ -129,12 +186,14 @@ def _options(artifact: ModelArtifact, frame: pd.DataFrame, per_year: float) -> l
             {
                 "option": est.option,
                 "training_patients": est.patients,
+                **applicability[est.option],
                 "times": _rounded(est.times, 3),
                 "survival": _rounded(est.survival),
                 "rmst": round(est.rmst, 4),
                 "survival_1y": round(est.survival_at[float(at[0])], 5),
                 "survival_2y": round(est.survival_at[float(at[1])], 5),
                 "survival_5y": round(est.survival_at[float(at[2])], 5),
+                "response": response.get(est.option),
                 "explanation": {
                     "drivers": why.drivers,
                     "method": why.method,
@@ -163,6 +222,40 @@ def _bands_dict(result: Bands, *, source: str) -> dict[str, Any]:
             for (a, b), (lo, hi) in result.rmst_difference.items()
         ],
     }
+
+
+def _bands_times(horizon: float, per_year: float) -> tuple[np.ndarray, dict[str, float]]:
+    grid = np.linspace(0.0, float(horizon), CURVE_STEPS + 1)
+    return grid, {label: per_year * years for label, years in HORIZONS.items()}
+
+
+def _bands_from_draws(
+    draws: np.ndarray,
+    grid: np.ndarray,
+    at: dict[str, float],
+    options: list[dict[str, Any]],
+    option_names: list[str],
+    *,
+    source: str,
+) -> dict[str, Any]:
+    """``draws``: (replicates, options, grid + at) survival from the bootstrap refits."""
+    point_at = {o["option"]: {label: o[f"survival_{label}"] for label in at} for o in options}
+    summary = summarise_draws(draws, grid, option_names, at, point_at, level=BAND_LEVEL)
+    bands = _bands_dict(summary["bands"], source=source)  # type: ignore[arg-type]
+    bands["survival_at"] = {
+        option: {label: [round(lo, 5), round(hi, 5)] for label, (lo, hi) in per.items()}
+        for option, per in summary["survival_at"].items()  # type: ignore[attr-defined]
+    }
+    bands["survival_difference"] = [
+        {
+            "option": row["option"],
+            "versus": row["versus"],
+            **{label: [round(row[label][0], 5), round(row[label][1], 5)] for label in at},
+            "estimate": {label: round(v, 5) for label, v in row["estimate"].items()},
+        }
+        for row in summary["survival_difference"]  # type: ignore[attr-defined]
+    ]
+    return bands
 
 
 def bands_shown(output: dict[str, Any]) -> dict[str, Any] | None:
@@ -205,6 +298,23 @@ def prediction_create(
         assembled = outcome_features_assemble(patient=patient, feature_spec=model.feature_spec)
     except MissingRequiredInputs as exc:
         raise PredictionRefused("inputs", str(exc)) from exc
+    return prediction_make(
+        patient=patient, model=model, assembled=assembled, actor=user, bands=bands
+    )
+
+
+def prediction_make(
+    *,
+    patient: Patient,
+    model: OutcomeModel,
+    assembled: AssembledFeatures,
+    actor: User | None,
+    bands: bool,
+    enqueue_bands: bool = True,
+) -> Prediction:
+    """Store one prediction of ``model`` for ``patient`` from assembled inputs, with one CREATE
+    audit event. The CALLER has checked access to the patient (``prediction_create``: the
+    user's visibility; ``outcome_batch``: the institution's data manager or the system)."""
     try:
         artifact = outcome_artifact_load(model)
     except ArtifactIntegrityError as exc:
@@ -244,9 +354,10 @@ def prediction_create(
             p.as_dict() for p in artifact.explainer().similar_patients(frame, k=SIMILAR_PATIENTS)
         ]
         if bands and artifact.ensemble is not None:
-            output["bands"] = _bands_dict(
-                artifact.ensemble.bands(frame, horizon, level=BAND_LEVEL, steps=CURVE_STEPS),
-                source="ensemble",
+            grid, at = _bands_times(horizon, per_year)
+            draws = artifact.ensemble.survival(frame, np.concatenate([grid, list(at.values())]))
+            output["bands"] = _bands_from_draws(
+                draws, grid, at, output["options"], list(comparison.options_), source="ensemble"
             )
     prediction = Prediction.objects.create(
         patient=patient,
@@ -256,22 +367,22 @@ def prediction_create(
         output=output,
         warnings=warnings,
         label=LABEL,
-        created_by=user,
+        created_by=actor,
     )
     audit_record(
-        actor=user,
+        actor=actor,
         action=AuditAction.CREATE,
         object_type=AUDIT_OBJECT,
         object_id=prediction.public_id,
         patient_id=patient.pk,
         institution_id=patient.institution_id,
     )
-    if bands and not output["abstained"] and output["bands"] is None:
+    if bands and enqueue_bands and not output["abstained"] and output["bands"] is None:
         job = job_enqueue(
             kind="outcome_prediction_bands",
             payload={"prediction_id": prediction.pk, "replicates": BAND_REPLICATES},
             idempotency_key=f"outcome_prediction_bands:{prediction.public_id}",
-            created_by=user,
+            created_by=actor,
             max_attempts=2,
         )
         prediction.output["bands"] = {"status": "queued", "job": str(job.public_id)}
@@ -282,17 +393,32 @@ def prediction_create(
 def prediction_bands_compute(
     *, prediction: Prediction, replicates: int, actor: User | None = None
 ) -> dict[str, Any]:
-    """Percentile bootstrap bands (``compare.bootstrap_bands``: the comparison refitted on
-    ``replicates`` resamples of its training cohort) for the stored inputs, on the same time
-    grid as the stored curves; stored in ``output["bands"]`` with one UPDATE audit event."""
+    """Percentile bootstrap bands (``compare.bootstrap_survival``: the comparison refitted on
+    ``replicates`` resamples of its training cohort, seed 0) for the stored inputs, on the same
+    time grid as the stored curves plus 1, 2 and 5 years; stored in ``output["bands"]``, with
+    the response intervals (the response classifier refitted on the same resamples) written
+    into each option's ``response``; one UPDATE audit event."""
     model = prediction.model
-    comparison = outcome_model_load(model)
+    artifact = outcome_artifact_load(model)
+    comparison = artifact.comparison
     frame = _frame(model, prediction.inputs)
     horizon = float(prediction.output["horizon"])
-    result = bootstrap_bands(
-        comparison, frame, horizon, replicates=replicates, level=BAND_LEVEL, steps=CURVE_STEPS
-    )
-    bands = _bands_dict(result, source="job")
+    per_year = UNIT_PER_YEAR[model.time_unit]
+    grid, at = _bands_times(horizon, per_year)
+    times = np.concatenate([grid, list(at.values())])
+    draws = bootstrap_survival(comparison, frame, times, replicates=replicates, seed=0)[:, :, 0]
+    options = prediction.output["options"]
+    bands = _bands_from_draws(draws, grid, at, options, list(comparison.options_), source="job")
+    if artifact.response is not None and artifact.response_column:
+        refits = ResponseEnsemble(artifact.response, replicates=replicates, seed=0).fit(
+            comparison._data[0], artifact.response_column, list(comparison.options_)
+        )
+        intervals = refits.interval(frame, level=BAND_LEVEL)
+        for option in options:
+            if option.get("response") and option["option"] in intervals:
+                lo, hi = intervals[option["option"]]
+                option["response"]["lower"] = round(lo, 4)
+                option["response"]["upper"] = round(hi, 4)
     prediction.output["bands"] = bands
     prediction.save(update_fields=["output"])
     audit_record(
