@@ -257,6 +257,7 @@ MATRIX = [
         {"member": 405, "outsider": 405, "integration": 405, "anonymous": 302},
     ),
     Row("imports:status", _import_status, PAGE_NOT_CLINICIANS),
+    Row("help:outcome-models", _fixed("help:outcome-models"), PAGE_ANY_PERSON),  # no PHI
     Row("oncology:patient-list", _fixed("oncology:patient-list"), PAGE_ANY_PERSON),
     Row("oncology:patient-create", _fixed("oncology:patient-create"), PAGE_ANY_PERSON),
     Row("oncology:tnm-options", _fixed("oncology:tnm-options"), PAGE_ANY_PERSON),
