@@ -12,6 +12,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("audit/", include("core.urls")),
     path("imports/", include("oncology.urls_import")),
+    path("boards/", include("oncology.urls_board")),
     path("help/", include("oncology.urls_help")),
     path("", include("genomics.urls")),
     path("", include("imaging.urls")),
