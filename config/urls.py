@@ -13,6 +13,7 @@ urlpatterns = [
     path("audit/", include("core.urls")),
     path("imports/", include("oncology.urls_import")),
     path("boards/", include("oncology.urls_board")),
+    path("outcome-models/", include("oncology.urls_outcomes")),
     path("help/", include("oncology.urls_help")),
     path("", include("genomics.urls")),
     path("", include("imaging.urls")),

@@ -226,6 +226,24 @@ def _outcome_model(w: World) -> str:
     return reverse("api-outcome-model-detail", kwargs={"model_id": model.public_id})
 
 
+def _outcome_model_page(name: str) -> Callable[[World], str]:
+    def build(w: World) -> str:
+        from oncology.models import OutcomeModel
+
+        OutcomeModel.objects.create(
+            name="matrix",
+            version=1,
+            kind="cox",
+            time_unit="months",
+            training_source="simulated",
+            training_data_sha256="0" * 64,
+            artifact_sha256="0" * 64,
+        )
+        return reverse(name, kwargs={"name": "matrix", "version": 1})
+
+    return build
+
+
 def _fixed(name: str) -> Callable[[World], str]:
     return lambda w: reverse(name)
 
@@ -354,6 +372,12 @@ MATRIX = [
     Row("api-prediction-detail", _prediction, API_PATIENT),
     Row("api-outcome-model-list", _fixed("api-outcome-model-list"), API_ANY_CLIENT),  # no PHI
     Row("api-outcome-model-detail", _outcome_model, API_ANY_CLIENT),
+    # Registry pages (tests/oncology/test_outcome_pages.py): no patient data, every person; the
+    # closed-loop section inside is aggregates of the institution's patients; status changes
+    # are POST only, for oncologists and data managers.
+    Row("outcome_models:list", _fixed("outcome_models:list"), PAGE_ANY_PERSON),
+    Row("outcome_models:detail", _outcome_model_page("outcome_models:detail"), PAGE_ANY_PERSON),
+    Row("outcome_models:status", _outcome_model_page("outcome_models:status"), POST_ONLY_PAGE),
     Row("api-genomic-report-list", _patient("api-genomic-report-list"), API_PATIENT),
     Row(
         "api-genomic-report-detail",
