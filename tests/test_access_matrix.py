@@ -244,6 +244,45 @@ def _outcome_model_page(name: str) -> Callable[[World], str]:
     return build
 
 
+def _board_case(w: World) -> Any:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from oncology.models import BoardCase, Meeting
+
+    meeting = Meeting.objects.create(
+        institution=w.institution, title="Board", scheduled_for=timezone.now() + dt.timedelta(1)
+    )
+    return BoardCase.objects.create(meeting=meeting, patient=w.patient, question="?")
+
+
+def _board(name: str) -> Callable[[World], str]:
+    # Tumour board (tests/oncology/test_board_*.py): meetings are the institution's; a case
+    # follows its patient; writes are POST only.
+    def build(w: World) -> str:
+        from oncology.models import BoardDecision
+
+        case = _board_case(w)
+        kwargs: dict[str, Any] = {}
+        if name.startswith("board:meeting-") and name != "board:meeting-list":
+            kwargs = {"meeting_id": case.meeting.public_id}
+        elif name == "board:case-add":
+            kwargs = {"meeting_id": case.meeting.public_id}
+        elif name.startswith(("board:case-", "board:decision-")):
+            kwargs = {"case_id": case.public_id}
+        if name in {"board:decision-sign", "board:decision-amend"}:
+            decision = BoardDecision.objects.create(
+                case=case, version=1, chosen_option="other", plan="p", rationale="r"
+            )
+            kwargs["decision_id"] = decision.public_id
+        if name in {"board:meeting-list", "board:meeting-create"}:
+            kwargs = {}
+        return reverse(name, kwargs=kwargs)
+
+    return build
+
+
 def _fixed(name: str) -> Callable[[World], str]:
     return lambda w: reverse(name)
 
@@ -362,6 +401,23 @@ MATRIX = [
         _fusion("imaging:viewer-fusion-slice", axis="axial", index=0),
         PAGE_PATIENT,
     ),
+    Row("board:meeting-list", _board("board:meeting-list"), PAGE_ANY_PERSON),
+    Row("board:meeting-create", _board("board:meeting-create"), PAGE_NOT_CLINICIANS),
+    Row("board:meeting-detail", _board("board:meeting-detail"), PAGE_ANY_PERSON),
+    Row("board:meeting-edit", _board("board:meeting-edit"), PAGE_NOT_CLINICIANS),
+    Row("board:case-add", _board("board:case-add"), PAGE_ANY_PERSON),  # own teams' patients
+    Row("board:case-detail", _board("board:case-detail"), PAGE_PATIENT),
+    *[
+        Row(f"board:{name}", _board(f"board:{name}"), POST_ONLY_PAGE)
+        for name in (
+            "case-move",
+            "case-withdraw",
+            "case-predict",
+            "decision-save",
+            "decision-sign",
+            "decision-amend",
+        )
+    ],
     Row("api-me", _fixed("api-me"), API_ANY_CLIENT),
     Row("api-patient-list", _fixed("api-patient-list"), API_ANY_CLIENT),
     Row("api-patient-bulk", _fixed("api-patient-bulk"), POST_ONLY_API),
