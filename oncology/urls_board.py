@@ -19,6 +19,7 @@ urlpatterns = [
     path(f"{_CASE}withdraw/", views_board.case_withdraw, name="case-withdraw"),
     path(f"{_CASE}predict/", views_board.case_predict, name="case-predict"),
     path(f"{_CASE}decision/", views_board.decision_save, name="decision-save"),
+    path(f"{_CASE}report.pdf", views_board.case_report, name="case-report"),
     path(f"{_DECISION}sign/", views_board.decision_sign, name="decision-sign"),
     path(f"{_DECISION}amend/", views_board.decision_amend, name="decision-amend"),
 ]

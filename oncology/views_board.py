@@ -23,6 +23,7 @@ from core.audit import audit_record
 from core.models import AuditAction, User
 from oncology import record_page, selectors, selectors_board
 from oncology.board_panel import outcomes_panel_context
+from oncology.board_report import case_report_pdf
 from oncology.forms import apply_errors, validation_error_dict
 from oncology.forms_board import CaseAddForm, DecisionForm, MeetingForm
 from oncology.models_board import BoardCase, CaseStatus, DecisionStatus, Meeting
@@ -336,6 +337,7 @@ def _case_page(
             "amending": latest is not None and (draft is None or draft.supersedes_id is not None),
             "previous_case": previous_case,
             "next_case": next_case,
+            "report_url": reverse("board:case-report", kwargs={"case_id": case.public_id}),
             "decided": case.status == CaseStatus.DECIDED,
             "withdrawn": case.status == CaseStatus.WITHDRAWN,
             **_roles(user),
@@ -439,3 +441,36 @@ def decision_amend(
     else:
         messages.success(request, "Amendment started: edit the new draft version and sign it.")
     return redirect(_case_url(case, "decision"))
+
+
+# ---------------------------------------------------------------------------------------------
+# The PDF case report
+# ---------------------------------------------------------------------------------------------
+
+
+@person_required
+@require_GET
+def case_report(request: HttpRequest, case_id: uuid.UUID) -> HttpResponse:
+    """The case report for the patient file: the newest signed decision (else the newest
+    draft, marked DRAFT on every page) with the prediction it links (else the patient's latest
+    of the active model). One EXPORT event; the file name holds the case's public id only."""
+    user = _user(request)
+    case = selectors_board.board_case_get(
+        user=user, public_id=case_id, audit_action=AuditAction.EXPORT
+    )
+    history = selectors_board.decision_history(case=case)
+    signed = [d for d in history if d.status == DecisionStatus.SIGNED]
+    decision = signed[0] if signed else (history[0] if history else None)
+    prediction = decision.prediction if decision is not None and decision.prediction else None
+    if prediction is None and (decision is None or not decision.model_name):
+        prediction = selectors_board.case_prediction(case=case)
+    pdf = case_report_pdf(
+        case=case,
+        decision=decision,
+        prediction=prediction,
+        checklist=selectors_board.case_checklist(case=case),
+    )
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="board-case-{case.public_id}.pdf"'
+    response["Cache-Control"] = "no-store"
+    return response

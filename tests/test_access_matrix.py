@@ -407,6 +407,7 @@ MATRIX = [
     Row("board:meeting-edit", _board("board:meeting-edit"), PAGE_NOT_CLINICIANS),
     Row("board:case-add", _board("board:case-add"), PAGE_ANY_PERSON),  # own teams' patients
     Row("board:case-detail", _board("board:case-detail"), PAGE_PATIENT),
+    Row("board:case-report", _board("board:case-report"), PAGE_PATIENT),  # PDF download
     *[
         Row(f"board:{name}", _board(f"board:{name}"), POST_ONLY_PAGE)
         for name in (

@@ -401,3 +401,32 @@ def test_a_coordinator_reorders_and_withdraws_cases(
     client.post(_case_url(case, "board:case-withdraw"))
     case.refresh_from_db()
     assert case.status == "withdrawn"
+
+
+# --- the PDF case report -------------------------------------------------------------------------
+
+
+def test_the_case_report_is_an_audited_attachment_named_by_the_case_only(
+    world: World, member_client: Client, oncologist_client: Client, case: BoardCase
+) -> None:
+    from oncology.services import board
+
+    draft = board.decision_save(
+        user=world.member,
+        case=case,
+        values={"chosen_option": "other", "plan": "Lobectomy", "rationale": "Fit"},
+    )
+    board.decision_sign(user=world.oncologist, decision=draft)
+    before = _last_event_id()
+    response = member_client.get(_case_url(case, "board:case-report"))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    disposition = response["Content-Disposition"]
+    assert disposition == f'attachment; filename="board-case-{case.public_id}.pdf"'
+    assert world.patient.mrn not in disposition
+    assert world.patient.family_name not in disposition
+    assert response.content.startswith(b"%PDF")
+    events = _new_events(before)
+    assert [(e.action, e.object_type, e.object_id, e.patient_id) for e in events] == [
+        ("export", "board_case", str(case.public_id), world.patient.pk)
+    ]
