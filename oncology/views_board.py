@@ -9,7 +9,7 @@ computed on an explicit POST or when a case is added, never on GET.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -23,7 +23,7 @@ from core.audit import audit_record
 from core.models import AuditAction, User
 from oncology import record_page, selectors, selectors_board
 from oncology.board_panel import outcomes_panel_context
-from oncology.board_report import case_report_pdf
+from oncology.board_report import ChecklistLike, case_report_pdf
 from oncology.forms import apply_errors, validation_error_dict
 from oncology.forms_board import CaseAddForm, DecisionForm, MeetingForm
 from oncology.models_board import BoardCase, CaseStatus, DecisionStatus, Meeting
@@ -468,7 +468,8 @@ def case_report(request: HttpRequest, case_id: uuid.UUID) -> HttpResponse:
         case=case,
         decision=decision,
         prediction=prediction,
-        checklist=selectors_board.case_checklist(case=case),
+        # The protocol's plain attributes read as writable; our checklist is frozen.
+        checklist=cast(ChecklistLike, selectors_board.case_checklist(case=case)),
     )
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="board-case-{case.public_id}.pdf"'
