@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.jobs import JobError, register_job_kind
+from core.jobs import JobError, job_progress_set, register_job_kind
 from core.models import Job
 from oncology.models_outcomes import Prediction
 from oncology.services.outcome_models import OutcomeModelError, outcome_model_train
@@ -48,4 +48,27 @@ def outcome_prediction_bands_run(job: Job) -> dict[str, Any]:
             actor=job.created_by,
         )
     except OutcomeModelError as exc:  # ArtifactIntegrityError included
+        raise JobError(str(exc)) from exc
+
+
+@register_job_kind("outcome_predictions_batch")
+def outcome_predictions_batch_run(job: Job) -> dict[str, Any]:
+    """Predict for many patients (``outcome_batch.predictions_batch``); progress per patient."""
+    from oncology.services.outcome_batch import BatchRefused, predictions_batch
+    from oncology.services.outcome_predictions import ModelUnusable
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 10 == 0:
+            job_progress_set(job, stage="predicting", done=done, total=total)
+
+    try:
+        return predictions_batch(
+            model_name=job.payload["model"],
+            institution_code=job.payload.get("institution") or None,
+            patient_ids=job.payload.get("patients"),
+            actor=job.created_by,
+            bands=bool(job.payload.get("bands", True)),
+            progress=progress,
+        )
+    except (BatchRefused, ModelUnusable) as exc:
         raise JobError(str(exc)) from exc
