@@ -501,12 +501,15 @@ def outcomes_panel_context(
         if ref is not None and candidate.key == ref.key:
             for row in judged:
                 row.differences = table[row.key]
+    definitions = {r.response_definition for r in judged if r.response.estimated}
     figure = survival_figure(rows, options, bands, per_year=per_year)
     return {
         **common,
         "state": "ready" if judged else "nothing_judged",
         "options": rows,
         "not_drawn": [r for r in rows if not r.applicable],
+        # One definition of response for every option (the usual case) is said once.
+        "response_definition": definitions.pop() if len(definitions) == 1 else "",
         "reference": ref.key if ref else "",
         "bands": _bands_state(bands),
         "figure": figure,
