@@ -1,10 +1,13 @@
-"""Prepare the demo: institution, care teams, demo users, API token, synthetic cohort.
+"""Prepare the demo: institution, care teams, demo users, API token, synthetic cohort, and
+the demo outcome model.
 
-    manage.py demo_setup [--patients 400] [--seed 20250630]
+    manage.py demo_setup [--patients 400] [--seed 20250630] [--no-outcome-model]
 
 Idempotent and fast on restart: the cohort is loaded only while the DEMO institution has no
-patients. Prints the demo logins on every run (from var/demo-credentials.txt, which only this
-command writes; see oncology/demo/setup.py).
+patients; the outcome model (oncology/demo/model.py: a Cox comparison on the simulated cohort
+with a small bootstrap ensemble, activated) is trained only while the demo has patients and no
+outcome model is active. Prints the demo logins on every run (from var/demo-credentials.txt,
+which only this command writes; see oncology/demo/setup.py).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from oncology.demo.cohort import DEFAULT_PATIENTS, DEFAULT_SEED
+from oncology.demo.model import demo_model_train
 from oncology.demo.setup import (
     credentials_banner,
     demo_has_patients,
@@ -35,6 +39,11 @@ class Command(BaseCommand):
             "--allow-production",
             action="store_true",
             help="Create the demo users even with DJANGO_ENV=production (not recommended).",
+        )
+        parser.add_argument(
+            "--no-outcome-model",
+            action="store_true",
+            help="Do not train the demo outcome model (predictions then need another model).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -57,4 +66,13 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 stdout=self.stdout,
             )
+        if not options["no_outcome_model"] and demo_has_patients():
+            model, trained = demo_model_train()
+            if trained:
+                self.stdout.write(
+                    f"Trained and activated the demo outcome model {model.name} v{model.version} "
+                    "(simulated cohort)."
+                )
+            else:
+                self.stdout.write(f"Outcome model {model.name} v{model.version} already active.")
         self.stdout.write(credentials_banner(credentials))
