@@ -15,6 +15,10 @@ import plotly.graph_objects as go
 
 from oncology.outcomes.closed_loop import HorizonCalibration
 
+# plotly.js injects maplibre's stylesheet (map traces, unused here) with a <style> element,
+# which the CSP refuses, unless an element with this id exists: the pages carry an empty one.
+# tests/oncology/test_outcome_pages.py checks it against the bundle.
+PLOTLY_MAPLIBRE_STYLE_ID = "9f215cf04c5486422605d13261cb87401f4e7763b6296af81e98efbc0130da53"
 INK = "#1f2933"
 GRID = "#d9e2ec"
 COLOURS = ("#0b6e99", "#c2410c", "#15803d")  # one per horizon (1, 2, 5 years)
@@ -53,7 +57,9 @@ def _diagonal() -> go.Scatter:
 
 def _as_json(figure: go.Figure) -> dict[str, Any]:
     out = figure.to_plotly_json()
-    out["config"] = {"displaylogo": False, "responsive": True}
+    # No mode bar: its buttons need per-plot style rules the CSP refuses, and the tables
+    # beside each figure give the numbers.
+    out["config"] = {"displaylogo": False, "displayModeBar": False, "responsive": True}
     return out
 
 

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.models import AuditEvent, Role
+from oncology.figures_outcomes import PLOTLY_MAPLIBRE_STYLE_ID
 from oncology.models import (
     BoardCase,
     BoardDecision,
@@ -137,6 +138,14 @@ def test_integration_clients_and_anonymous_users_do_not_get_the_pages(
 ) -> None:
     assert _client(world.integration).get(_detail(trained)).status_code == 403
     assert Client().get(_detail(trained)).status_code == 302
+
+
+def test_the_maplibre_marker_id_is_the_one_the_pinned_plotly_bundle_looks_for() -> None:
+    # The bundle injects maplibre's CSS (refused by the CSP) unless this id is on the page.
+    import plotly
+
+    bundle = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_text()
+    assert f'getElementById("{PLOTLY_MAPLIBRE_STYLE_ID}")' in bundle
 
 
 # --- status change -----------------------------------------------------------------------------
