@@ -239,6 +239,15 @@ def _response(
     if not cohort.response:
         return None, None, {"available": False, "reason": "The training source has no response."}
     rows = cohort.frame[cohort.frame[cohort.response].notna()].reset_index(drop=True)
+    if rows[cohort.treatment].nunique() < 2:
+        return (
+            None,
+            None,
+            {
+                "available": False,
+                "reason": "No response model: responses are recorded for fewer than two options.",
+            },
+        )
     params = {"l2": RESPONSE_L2}
     try:
         model = OptionResponseModel(

@@ -1,11 +1,15 @@
 """Train, evaluate and register a new draft version of an outcome model.
 
-    manage.py train_outcome_model --source simulated|<public cohort> --kind cox|xgb|neural
+    manage.py train_outcome_model --source simulated|site|<public cohort> --kind cox|xgb|neural
         --name NAME [--seed 0] [--patients 2000] [--splits 3] [--band-replicates 50] [--job]
 
 Inline by default; ``--job`` enqueues an ``outcome_model_train`` job instead (a worker runs
-it). ``--band-replicates N`` stores a bootstrap ensemble of N refits (10-500; 0: none) in the
-artifact, from which predictions compute bands inline. Prints the stored version, its
+it). ``--source site`` trains on this database's own patients
+(oncology/services/outcome_site.py: first-line option, overall survival from the diagnosis,
+research ids only in the snapshot); too few eligible patients or deaths is an error that says
+how many there are. The simulated cohort and the site also train a per-option response
+classifier. ``--band-replicates N`` stores a bootstrap ensemble of N refits (10-500; 0: none)
+in the artifact, from which predictions compute bands inline. Prints the stored version, its
 artifact hash and the mean validation metrics.
 """
 
@@ -24,7 +28,9 @@ class Command(BaseCommand):
     help = "Train and register a draft outcome model (docs/outcomes-registry.md)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--source", required=True, help="simulated or a public cohort name")
+        parser.add_argument(
+            "--source", required=True, help="simulated, site, or a public cohort name"
+        )
         parser.add_argument("--kind", required=True, choices=["cox", "xgb", "neural"])
         parser.add_argument("--name", required=True)
         parser.add_argument("--seed", type=int, default=0)
