@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -126,6 +128,33 @@ def test_the_detail_page_renders_every_card_field_metrics_features_and_provenanc
     assert "vendor/plotly.min.js" in html
     assert "js/model-calibration.js" in html
     _scripts_are_external_or_data(html)
+
+
+def _create_version(name: str, version: int) -> OutcomeModel:
+    return OutcomeModel.objects.create(
+        name=name,
+        version=version,
+        kind="cox",
+        time_unit="months",
+        training_source="simulated",
+        training_data_sha256="0" * 64,
+        artifact_sha256="0" * 64,
+    )
+
+
+def test_the_list_costs_the_same_queries_for_one_version_or_ten(
+    world: World, django_assert_max_num_queries: Any
+) -> None:
+    client = _client(world.member)
+    _create_version("a", 1)
+    client.get(reverse("outcome_models:list"))  # warm the session
+    with CaptureQueriesContext(connection) as one:
+        client.get(reverse("outcome_models:list"))
+    for i in range(2, 11):
+        _create_version("b" if i % 2 else "a", i)
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        page = client.get(reverse("outcome_models:list"))
+    assert page.content.decode().count("<tr data-model=") == 10
 
 
 def test_an_unknown_version_is_404(world: World, trained: OutcomeModel) -> None:
@@ -396,6 +425,20 @@ def test_the_board_decision_wins_over_the_recorded_treatment(world: World) -> No
     lowest = _groups(html, "1.0")[0]
     assert lowest[2] == ["11"]
     assert lowest[1] == ["30%", "to", "59%"]
+
+
+def test_the_closed_loop_costs_the_same_queries_for_20_patients_or_40(world: World) -> None:
+    model = _plain_model()
+    client = _client(world.member)
+    _hand_case(world, model)
+    client.get(_detail(model))
+    with CaptureQueriesContext(connection) as twenty:
+        client.get(_detail(model))
+    _hand_case(world, model)
+    with CaptureQueriesContext(connection) as forty:
+        html = client.get(_detail(model)).content.decode()
+    assert "the recorded treatment for 40" in html
+    assert len(forty.captured_queries) == len(twenty.captured_queries)
 
 
 def test_under_ten_patients_the_closed_loop_shows_nothing(world: World) -> None:
