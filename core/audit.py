@@ -58,6 +58,34 @@ def audit_record(
     )
 
 
+def audit_values(
+    *,
+    actor: User | None,
+    action: AuditAction | str,
+    object_type: str,
+    object_id: object = "",
+    patient_id: int | None = None,
+    institution_id: int | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The column values, by field attname (`occurred_at` aside), of the event `audit_record`
+    would write with these arguments, for a caller that writes the event in the same SQL
+    statement as the access it describes (imaging/services/ingest_sql.py)."""
+    actor_fields = _actor_fields(actor)
+    return {
+        "actor_id": actor_fields["actor"].pk if actor_fields["actor"] is not None else None,
+        "actor_username": actor_fields["actor_username"],
+        "action": str(action),
+        "object_type": object_type,
+        "object_id": str(object_id),
+        "patient_id": patient_id,
+        "institution_id": institution_id,
+        "request_id": current_request_id(),
+        "channel": current_channel(),
+        "detail": _clean_detail(detail),
+    }
+
+
 def audit_record_many(
     *,
     actor: User | None,

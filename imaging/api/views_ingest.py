@@ -5,12 +5,15 @@ selectors' business."""
 from __future__ import annotations
 
 import uuid
+from email.message import Message
+from pathlib import PurePosixPath
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions
-from rest_framework.parsers import MultiPartParser
+from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -64,35 +67,74 @@ def _result_body(results: list[IngestResult]) -> dict:
     }
 
 
+class RawDicomParser(BaseParser):
+    """`Content-Type: application/dicom`: the body is one DICOM file (as Orthanc's REST
+    `POST /instances` takes it). The view reads the body itself, with the upload cap
+    (`_read_body`); this class only declares the media type to DRF and the schema."""
+
+    media_type = DICOM_MEDIA_TYPE
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        raise exceptions.ParseError("The application/dicom body is read by the view.")
+
+
+_UPLOAD_FILENAME = "upload.dcm"
+
+
+def _raw_filename(request: Request) -> str:
+    """The name a raw application/dicom body is reported under: the Content-Disposition
+    filename when the client sends one (echoed in the result line only), else upload.dcm."""
+    value = request.META.get("HTTP_CONTENT_DISPOSITION", "")
+    if not value:
+        return _UPLOAD_FILENAME
+    msg = Message()
+    msg["content-disposition"] = value
+    name = msg.get_filename() or ""
+    return PurePosixPath(name.replace("\\", "/")).name[:255] or _UPLOAD_FILENAME
+
+
 class DicomUploadView(APIView):
-    parser_classes = [MultiPartParser]
+    parser_classes = [MultiPartParser, RawDicomParser]
 
     @extend_schema(
         operation_id="patient_dicom_upload",
-        request={"multipart/form-data": DicomUploadSerializer},
+        request={
+            "multipart/form-data": DicomUploadSerializer,
+            DICOM_MEDIA_TYPE: {"type": "string", "format": "binary"},
+        },
         responses={200: IngestResponseSerializer, **ERROR_RESPONSES},
         description=(
             "Upload DICOM files and zip archives of them (field `files`, repeated) for one "
-            "patient. Every instance must carry the patient's MRN as its PatientID. One result "
-            "per file (per archive entry): stored, duplicate (this SOP Instance UID is already "
-            "stored; nothing changed) or rejected with the reason. Always 200 when the request "
-            "itself is valid; read `counts.rejected`."
+            "patient, or one DICOM file as the whole body with `Content-Type: "
+            "application/dicom` (optionally named by `Content-Disposition: attachment; "
+            "filename=...`). Every instance must carry the patient's MRN as its PatientID. One "
+            "result per file (per archive entry): stored, duplicate (this SOP Instance UID is "
+            "already stored; nothing changed) or rejected with the reason. Always 200 when the "
+            "request itself is valid; read `counts.rejected`."
         ),
     )
     def post(self, request: Request, public_id: uuid.UUID) -> Response:
         user: User = request.user  # type: ignore[assignment]
         patient = patient_get_for_write(user=user, public_id=public_id)
-        files = request.FILES.getlist("files")
-        if not files:
-            raise exceptions.ValidationError({"files": ["Send one or more files as `files`."]})
-        if len(files) > MAX_FILES_PER_REQUEST:
-            raise exceptions.ValidationError(
-                {"files": [f"At most {MAX_FILES_PER_REQUEST} files a request; send a zip."]}
-            )
+        if (request.content_type or "").split(";")[0].strip().lower() == DICOM_MEDIA_TYPE:
+            # One file as the body: no multipart parsing, the bytes go straight to ingest.
+            body = _read_body(request)
+            if not body:
+                raise exceptions.ValidationError({"body": ["The application/dicom body is empty."]})
+            uploads = [UploadedDicom(name=_raw_filename(request), file=body)]
+        else:
+            files = request.FILES.getlist("files")
+            if not files:
+                raise exceptions.ValidationError({"files": ["Send one or more files as `files`."]})
+            if len(files) > MAX_FILES_PER_REQUEST:
+                raise exceptions.ValidationError(
+                    {"files": [f"At most {MAX_FILES_PER_REQUEST} files a request; send a zip."]}
+                )
+            uploads = [UploadedDicom(name=f.name or "", file=f, size=f.size) for f in files]
         results = dicom_ingest_upload(
             actor=user,
             institution=patient.institution,
-            files=[UploadedDicom(name=f.name or "", file=f, size=f.size) for f in files],
+            files=uploads,
             channel="api",
             patient=patient,
         )

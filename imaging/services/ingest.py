@@ -24,8 +24,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from django.core.files.base import ContentFile
@@ -33,7 +35,7 @@ from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from core.audit import audit_record
+from core.audit import audit_record, audit_values
 from core.models import AuditAction, User
 from imaging.models import (
     HeldInstance,
@@ -106,6 +108,55 @@ class _Pending:
     base: IngestResult
     sha256: str = ""
     storage_name: str = ""
+    # The file's SHA-256 and write, started before the parse (see `_write_start`).
+    write: Future[tuple[str, str]] | None = None
+
+
+# Files are hashed and written by a small pool of threads while the ingesting thread parses and
+# validates the instance: hashing and writing release the GIL, parsing needs it, so the two
+# overlap instead of adding up. One pool per process (created after a fork).
+WRITER_THREADS = 4
+_writer_lock = threading.Lock()
+_writer_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _writer() -> ThreadPoolExecutor:
+    global _writer_pool
+    with _writer_lock:
+        if _writer_pool is None or _writer_pool[0] != os.getpid():
+            pool = ThreadPoolExecutor(max_workers=WRITER_THREADS, thread_name_prefix="dicom-write")
+            _writer_pool = (os.getpid(), pool)
+        return _writer_pool[1]
+
+
+def _hash_and_save(institution: Institution, data: bytes) -> tuple[str, str]:
+    return hashlib.sha256(data).hexdigest(), _save_file(institution, data)
+
+
+def _may_be_instance(data: bytes) -> bool:
+    """Whether `data` is worth writing before it is parsed: a non-empty Part 10 file within
+    the size cap. What fails this is rejected by the parse without a file ever written."""
+    return 132 <= len(data) <= max_instance_bytes() and data[128:132] == b"DICM"
+
+
+def _write_start(institution: Institution, data: bytes) -> Future[tuple[str, str]] | None:
+    """Hash and write `data` in the writer pool; None when it is not worth it (see
+    `_may_be_instance`): the parse will reject it."""
+    if not _may_be_instance(data):
+        return None
+    return _writer().submit(_hash_and_save, institution, data)
+
+
+def _write_discard(write: Future[tuple[str, str]] | None) -> None:
+    """Wait for a write whose instance is not kept and delete its file."""
+    if write is None:
+        return
+    try:
+        _, name = write.result()
+    except Exception:  # noqa: BLE001  (nothing was stored; the parse result stands)
+        logger.warning("A DICOM file write failed for an instance that was not kept")
+        return
+    default_storage.delete(name)
 
 
 def _save_file(institution: Institution, data: bytes) -> str:
@@ -145,6 +196,9 @@ def _write_new_local(name: str, data: bytes) -> str:
 
 def _delete_files(items: Iterable[_Pending]) -> None:
     for item in items:
+        if item.write is not None:
+            write, item.write = item.write, None
+            _write_discard(write)
         if item.storage_name:
             default_storage.delete(item.storage_name)
             item.storage_name = ""
@@ -175,7 +229,9 @@ class IngestBatch:
     not this patient's MRN is rejected rather than filed elsewhere. `study_instance_uid`: the
     STOW-RS study the request names; an instance of another study is rejected. `audit=False`
     leaves the events to the caller (`ingest_audit`). `channel` ("upload", "api", "stow",
-    "cstore", "command") goes into the audit detail.
+    "cstore", "command") goes into the audit detail. `audit_in_statement`: the batch holds one
+    file (an upload of one file a request); when its instance takes the one-statement path,
+    that statement writes its audit event too (the same event `ingest_audit` would write).
 
     Inside a transaction (a web request: ATOMIC_REQUESTS) every index step is a savepoint and
     the whole batch commits or rolls back with the request. Outside one each step commits on
@@ -195,6 +251,7 @@ class IngestBatch:
         prepare_volumes: bool = True,
         batch_instances: int | None = None,
         batch_bytes: int | None = None,
+        audit_in_statement: bool = False,
     ) -> None:
         self.actor = actor
         self.institution = institution
@@ -206,6 +263,7 @@ class IngestBatch:
         self.prepare_volumes = prepare_volumes
         self.batch_instances = batch_instances or BATCH_INSTANCES
         self.batch_bytes = batch_bytes or BATCH_BYTES
+        self.audit_in_statement = audit_in_statement
         self._results: list[IngestResult | None] = []
         self._buffer: list[_Pending] = []
         self._buffer_bytes = 0
@@ -218,6 +276,8 @@ class IngestBatch:
         # Voxels (rows x columns x frames) this batch added to each series, by series pk.
         self._series_added: dict[int, int] = {}
         self._step_series: dict[int, int] = {}
+        # Modalities of series indexed without their rows cached (by series pk).
+        self._series_modality: dict[int, str] = {}
 
     # --- feeding -------------------------------------------------------------------------
 
@@ -274,8 +334,7 @@ class IngestBatch:
         series' count (ingest_sql); None otherwise."""
         if not ingest_sql.available():
             return None
-        in_request = transaction.get_connection().in_atomic_block
-        if self.audit and not in_request and len(self._unaudited) + 1 >= self.audit_every:
+        if not self._may_skip_audit():
             return None  # this instance's transaction carries the audit events
         p, patient = item.parsed, self._target(item)
         study, series = self._studies.get(p.study_uid), self._series.get(p.series_uid)
@@ -287,10 +346,88 @@ class IngestBatch:
             return None
         return study, series
 
+    def _index_into_series(self, item: _Pending) -> bool:
+        """Index one instance whose series this batch has not looked up, with the series found
+        inside the statement (ingest_sql.instance_insert_into_series); False, with nothing
+        written to the database, when the statement found no series it may add to (or the
+        batch knows the series already, or this instance must carry the audit events), and the
+        caller goes on with the ORM path."""
+        p, patient = item.parsed, self._target(item)
+        if patient is None or p.series_uid in self._series:
+            return False
+        audit = None
+        if self.audit and self.audit_in_statement and not self._unaudited:
+            audit = audit_values(
+                actor=self.actor,
+                action=AuditAction.CREATE,
+                object_type=AUDIT_OBJECT,
+                patient_id=patient.pk,
+                institution_id=self.institution.pk,
+                detail={"format": f"dicom:{self.channel}", "count": 1, "result": []},
+            )
+        elif not self._may_skip_audit():
+            return False
+        self._materialise(item)
+        try:
+            found = ingest_sql.instance_insert_into_series(
+                institution_id=self.institution.pk,
+                patient_id=patient.pk,
+                study_uid=p.study_uid,
+                series_uid=p.series_uid,
+                modality=p.modality,
+                fields=instance_fields(p, item.storage_name, item.sha256, len(item.data)),
+                audit=audit,
+            )
+        except BaseException:
+            _delete_files([item])
+            raise
+        if found is None:
+            return False  # the file stays written: the ORM path files it
+        self._series_modality[found.series_id] = found.series_modality
+        if not found.added:
+            _delete_files([item])
+            self._record_duplicates([item])
+            return True
+        self._stored_one(
+            item, found.series_id, found.study_public_id, patient.pk, audited=audit is not None
+        )
+        return True
+
+    def _may_skip_audit(self) -> bool:
+        """Whether an instance indexed now may leave its audit event for later: always inside a
+        request's transaction (the events are written when the batch finishes); outside one,
+        unless it is the instance that brings the unaudited results to `audit_every` (its
+        transaction carries the events)."""
+        in_request = transaction.get_connection().in_atomic_block
+        return not (self.audit and not in_request and len(self._unaudited) + 1 >= self.audit_every)
+
+    def _stored_one(
+        self,
+        item: _Pending,
+        series_pk: int,
+        study_public_id: uuid.UUID,
+        patient_pk: int,
+        *,
+        audited: bool = False,
+    ) -> None:
+        h = item.parsed.header
+        voxels = (h["rows"] or 0) * (h["columns"] or 0) * (h["frames"] or 1)
+        self._series_added[series_pk] = self._series_added.get(series_pk, 0) + voxels
+        result = replace(
+            item.base,
+            status=STORED,
+            storage_name=item.storage_name,
+            failure_code=0,
+            study_public_id=study_public_id,
+            patient_id=patient_pk,
+        )
+        self._results[item.position] = result
+        if self.audit and not audited:
+            self._unaudited.append(result)
+
     def _index_one(self, item: _Pending, study: Study, series: Series) -> None:
         p = item.parsed
-        item.sha256 = hashlib.sha256(item.data).hexdigest()
-        item.storage_name = _save_file(self.institution, item.data)
+        self._materialise(item)
         try:
             added = ingest_sql.instance_insert_counted(
                 series_id=series.pk,
@@ -303,22 +440,30 @@ class IngestBatch:
             _delete_files([item])
             self._record_duplicates([item])
             return
-        h = p.header
-        voxels = (h["rows"] or 0) * (h["columns"] or 0) * (h["frames"] or 1)
-        self._series_added[series.pk] = self._series_added.get(series.pk, 0) + voxels
-        result = replace(
-            item.base,
-            status=STORED,
-            storage_name=item.storage_name,
-            failure_code=0,
-            study_public_id=study.public_id,
-            patient_id=study.patient_id,
-        )
-        self._results[item.position] = result
-        if self.audit:
-            self._unaudited.append(result)
+        self._stored_one(item, series.pk, study.public_id, study.patient_id)
+
+    def _materialise(self, item: _Pending) -> None:
+        """The item's file hashed and written (waiting for its write when one was started)."""
+        if item.write is not None:
+            write, item.write = item.write, None
+            item.sha256, item.storage_name = write.result()
+        elif not item.storage_name:
+            item.sha256, item.storage_name = _hash_and_save(self.institution, item.data)
 
     def _parse(self, position: int, filename: str, data: bytes) -> _Pending | None:
+        write = _write_start(self.institution, data)
+        try:
+            pending = self._parse_only(position, filename, data)
+        except BaseException:
+            _write_discard(write)
+            raise
+        if pending is None:
+            _write_discard(write)
+        else:
+            pending.write = write
+        return pending
+
+    def _parse_only(self, position: int, filename: str, data: bytes) -> _Pending | None:
         parsed = parse_instance(data, filename)
         if isinstance(parsed, IngestResult):
             self._results[position] = parsed
@@ -372,9 +517,12 @@ class IngestBatch:
     def _flush(self, items: list[_Pending]) -> None:
         if len(items) == 1 and ingest_sql.available():
             # One file (an upload of one file a request, C-STORE's first instance): when its
-            # rows exist already, one statement replaces the ORM step's five round trips.
+            # rows exist already, one statement replaces the ORM step's five round trips; when
+            # the batch has not looked its series up yet, the statement looks it up itself.
             self._find_patients(items)
             if self._target(items[0]) is not None:
+                if self._index_into_series(items[0]):
+                    return
                 self._load_rows(items)
                 rows = self._fast_path(items[0])
                 if rows is not None:
@@ -392,9 +540,7 @@ class IngestBatch:
                     return
                 self._find_patients(items)
                 for item in items:
-                    if not item.storage_name:
-                        item.sha256 = hashlib.sha256(item.data).hexdigest()
-                        item.storage_name = _save_file(self.institution, item.data)
+                    self._materialise(item)
                 # Inside a request's transaction the audit waits for finish(); outside one the
                 # events go into the transaction of the step that stores the instances.
                 outer = transaction.get_connection().in_atomic_block
@@ -661,14 +807,15 @@ class IngestBatch:
         cost a query a request). A series whose row is no longer cached counts as one."""
         from imaging.viewer_series import MASK_MODALITIES
 
-        modality = {s.pk: s.modality for s in self._series.values()}
+        modality = {**self._series_modality, **{s.pk: s.modality for s in self._series.values()}}
         return any(modality.get(pk, MASK_MODALITIES[0]) in MASK_MODALITIES for pk in series_pks)
 
     def abort(self) -> None:
         """An unexpected error stopped the batch; the caller re-raises it. Inside a transaction
         (a web request) the error rolls back the rows the batch wrote, so the files they point
         at are deleted; outside one the rows are committed, and get their audit events."""
-        self._buffer, self._buffer_bytes = [], 0
+        buffered, self._buffer, self._buffer_bytes = self._buffer, [], 0
+        _delete_files(buffered)  # written (or being written) but never indexed
         if transaction.get_connection().in_atomic_block:
             for r in self.results:
                 if r.storage_name and r.status in (STORED, UNMATCHED):

@@ -199,9 +199,19 @@ def dicom_ingest_upload(
     zip), and one audit event per patient touched for the whole upload (ingest_audit).
     Instances are indexed in batches (IngestBatch); inside a transaction (a web request) they
     commit or roll back together, files included."""
-    batch = IngestBatch(actor=actor, institution=institution, channel=channel, patient=patient)
+    parts = list(files)
+    # One plain file (an upload of one file a request): its audit event can be written by the
+    # statement that indexes it (IngestBatch's audit_in_statement).
+    single = len(parts) == 1 and not is_zip(parts[0].name or "upload", _head(parts[0]))
+    batch = IngestBatch(
+        actor=actor,
+        institution=institution,
+        channel=channel,
+        patient=patient,
+        audit_in_statement=single,
+    )
     try:
-        for part in files:
+        for part in parts:
             name = part.name or "upload"
             if _size_of(part) > max_upload_bytes():
                 batch.add_result(

@@ -46,7 +46,14 @@ def _one(institution, patient, blob: bytes):
     return result
 
 
-def test_one_file_for_a_known_series_costs_one_lookup_and_one_insert(institution, patient):
+def _stored_files() -> list[Path]:
+    from django.conf import settings
+
+    root = Path(settings.MEDIA_ROOT)
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def test_one_file_for_a_known_series_costs_one_statement_and_the_audit(institution, patient):
     study, series = generate_uid(), generate_uid()
     assert _one(institution, patient, ct_bytes(study_uid=study, series_uid=series)).status == (
         "stored"
@@ -55,15 +62,117 @@ def test_one_file_for_a_known_series_costs_one_lookup_and_one_insert(institution
         result = _one(institution, patient, ct_bytes(study_uid=study, series_uid=series))
     assert result.status == "stored", result.reason
     sql = [q["sql"] for q in queries.captured_queries]
-    # The series with its study (one join), the instance row with its count, the audit event.
-    assert len(sql) == 3, sql
-    assert '"imaging_series"' in sql[0]
+    # The series found, the instance row inserted and counted in one statement; the audit event.
+    assert len(sql) == 2, sql
+    assert sql[0].startswith("WITH target AS")
     assert 'JOIN "imaging_study"' in sql[0]
-    assert sql[1].startswith("WITH added AS")
-    assert '"core_auditevent"' in sql[2]
+    assert '"core_auditevent"' in sql[1]
     row = Series.objects.get(series_instance_uid=series)
     assert row.instance_count == 2
     assert result.study_public_id == row.study.public_id
+    stored = Instance.objects.get(sop_instance_uid=result.sop_instance_uid)
+    assert stored.series_id == row.pk
+    assert stored.storage_name == result.storage_name
+
+
+def _one_audited_in_statement(institution, patient, blob: bytes):
+    batch = IngestBatch(
+        actor=None,
+        institution=institution,
+        channel="api",
+        patient=patient,
+        audit_in_statement=True,
+    )
+    batch.add("one.dcm", blob)
+    return batch.finish()[0]
+
+
+def test_one_file_request_writes_its_audit_event_in_the_same_statement(institution, patient):
+    from core.models import AuditEvent
+
+    study, series = generate_uid(), generate_uid()
+    first = _one(institution, patient, ct_bytes(study_uid=study, series_uid=series))
+    reference = AuditEvent.objects.latest("id")  # written by ingest_audit (the ORM path)
+    with CaptureQueriesContext(connection) as queries:
+        result = _one_audited_in_statement(
+            institution, patient, ct_bytes(study_uid=study, series_uid=series)
+        )
+    assert result.status == "stored", result.reason
+    assert len(queries.captured_queries) == 1, [q["sql"] for q in queries.captured_queries]
+    event = AuditEvent.objects.latest("id")
+    assert event.pk != reference.pk
+    fields = ("action", "object_type", "object_id", "patient_id", "institution_id", "detail")
+    # The same event ingest_audit writes for one stored instance of this study.
+    assert {f: getattr(event, f) for f in fields} == {f: getattr(reference, f) for f in fields}
+    assert event.object_id == str(first.study_public_id)
+    assert event.detail == {"format": "dicom:api", "count": 1, "result": [event.object_id]}
+    assert event.actor_username == "system"
+
+
+def test_a_duplicate_through_the_statement_writes_no_event_and_keeps_no_file(institution, patient):
+    from core.models import AuditEvent
+
+    study, series, sop = generate_uid(), generate_uid(), generate_uid()
+    blob = ct_bytes(study_uid=study, series_uid=series, sop_uid=sop)
+    assert _one(institution, patient, blob).status == "stored"
+    events, files = AuditEvent.objects.count(), len(_stored_files())
+    result = _one_audited_in_statement(institution, patient, blob)
+    assert result.status == "duplicate"
+    assert result.study_public_id == Series.objects.get().study.public_id
+    assert AuditEvent.objects.count() == events
+    assert len(_stored_files()) == files
+    assert Series.objects.get().instance_count == 1
+
+
+def test_a_new_modality_for_the_study_takes_the_orm_path(institution, patient):
+    """The statement adds only where the batch would have taken the one-statement path; a
+    modality the study does not list yet goes through the ORM, which records it."""
+    study, series = generate_uid(), generate_uid()
+    assert _one(institution, patient, ct_bytes(study_uid=study, series_uid=series)).status == (
+        "stored"
+    )
+    ds = pydicom.dcmread(io.BytesIO(ct_bytes(study_uid=study, series_uid=series)))
+    ds.Modality = "PT"
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    result = _one_audited_in_statement(institution, patient, buf.getvalue())
+    assert result.status == "stored", result.reason
+    assert Series.objects.get().study.modalities == ["CT", "PT"]
+    assert Instance.objects.count() == 2
+
+
+def test_a_rejected_file_leaves_no_file_behind(institution, patient):
+    """Files are written while they are parsed: one the parse rejects is deleted again."""
+    for blob in (
+        ct_bytes(truncate_pixels=100),  # a Part 10 file, written, then rejected
+        ct_bytes(patient_id="SOMEONE-ELSE"),  # not this patient's
+        b"not dicom at all",  # never written
+    ):
+        assert _one(institution, patient, blob).status == "rejected"
+    assert _stored_files() == []
+    assert not Instance.objects.exists()
+
+
+def test_an_aborted_batch_deletes_the_files_it_was_writing(institution, patient):
+    batch = IngestBatch(actor=None, institution=institution, channel="api", patient=patient)
+    for _ in range(3):
+        batch.add("one.dcm", ct_bytes())  # buffered: written, not indexed
+    assert len(_stored_files()) == 3
+    batch.abort()
+    assert _stored_files() == []
+    assert not Instance.objects.exists()
+
+
+def test_a_failed_write_fails_the_instance_and_leaves_nothing(institution, patient, monkeypatch):
+    def broken(name: str, data: bytes) -> str:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ingest_module, "_write_new_local", broken)
+    monkeypatch.setattr(ingest_module.default_storage, "save", broken)
+    with pytest.raises(OSError, match="disk full"):
+        _one(institution, patient, ct_bytes())
+    assert not Instance.objects.exists()
+    assert _stored_files() == []
 
 
 def test_a_known_series_of_another_institution_still_gets_its_own_study(institution, patient):

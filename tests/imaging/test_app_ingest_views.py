@@ -158,6 +158,78 @@ def test_api_upload_without_files_is_a_validation_error(world, api_integration):
     assert "files" in response.json()["error"]["fields"]
 
 
+def _raw(client: APIClient, world: World, data: bytes, **headers: str):
+    return client.generic(
+        "POST", _api_url(world), data, content_type="application/dicom", **headers
+    )
+
+
+def test_one_file_as_an_application_dicom_body(world: World, api_integration: APIClient):
+    """One DICOM file as the whole body (as Orthanc's REST POST /instances takes it): stored,
+    named after Content-Disposition, one CREATE event for the request."""
+    study, series = generate_uid(), generate_uid()
+    first = _raw(
+        api_integration,
+        world,
+        ct_bytes(patient_id=world.patient.mrn, study_uid=study, series_uid=series),
+    )
+    assert first.status_code == 200, first.content
+    assert first.json()["results"][0]["filename"] == "upload.dcm"
+    before = AuditEvent.objects.filter(patient_id=world.patient.pk).count()
+    with CaptureQueriesContext(connection) as queries:
+        response = _raw(
+            api_integration,
+            world,
+            ct_bytes(patient_id=world.patient.mrn, study_uid=study, series_uid=series),
+            HTTP_CONTENT_DISPOSITION='attachment; filename="../CT0002.dcm"',
+        )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["counts"] == {"stored": 1, "duplicate": 0, "unmatched": 0, "rejected": 0}
+    assert body["results"][0]["filename"] == "CT0002.dcm"
+    assert Instance.objects.count() == 2
+    events = AuditEvent.objects.filter(patient_id=world.patient.pk).order_by("id")
+    assert events.count() == before + 1
+    event = events.last()
+    assert (event.action, event.object_id) == ("create", body["results"][0]["study_public_id"])
+    assert event.detail == {"format": "dicom:api", "count": 1, "result": [event.object_id]}
+    # The request's writes: the instance, its count and its audit event in one statement.
+    writes = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith(("INSERT", "UPDATE", "WITH", "DELETE"))
+    ]
+    assert len(writes) == 1, writes
+    assert '"core_auditevent"' in writes[0]
+    assert '"imaging_instance"' in writes[0]
+
+
+def test_application_dicom_body_personas_and_bad_bodies(
+    world: World, api_integration: APIClient, settings
+) -> None:
+    data = ct_bytes(patient_id=world.patient.mrn)
+    outsider = APIClient()
+    outsider.force_authenticate(world.outsider)
+    assert _raw(outsider, world, data).status_code == 404
+    assert _raw(APIClient(), world, data).status_code == 401
+    assert not Instance.objects.exists()
+    assert _raw(api_integration, world, b"").status_code == 400
+    rejected = _raw(api_integration, world, b"hello")
+    assert rejected.status_code == 200
+    assert rejected.json()["counts"]["rejected"] == 1
+    assert AuditEvent.objects.filter(patient_id=world.patient.pk, action="view").count() == 1
+    settings.IMAGING_MAX_UPLOAD_BYTES = len(data) - 1
+    assert _raw(api_integration, world, data).status_code == 413
+    assert not Instance.objects.exists()
+
+
+def test_a_zip_as_the_application_dicom_body_is_expanded(world, api_integration) -> None:
+    entries = {f"{i}.dcm": ct_bytes(patient_id=world.patient.mrn) for i in range(2)}
+    response = _raw(api_integration, world, zip_of(entries))
+    assert response.status_code == 200
+    assert response.json()["counts"]["stored"] == 2
+
+
 # ---------------------------------------------------------------------------------------------
 # Unmatched queue pages
 # ---------------------------------------------------------------------------------------------
