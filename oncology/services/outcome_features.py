@@ -14,12 +14,27 @@ impute it, and the assembly says so in a warning. The mapping (docs/outcomes-reg
 | ``stage`` | the primary diagnosis's pathological, else clinical, stage group reduced to its
   Roman numeral (``IIIA`` -> ``III``; stage 0 is missing) |
 | ``comorbidity_index`` | Charlson index of the recorded comorbidities, without age points |
-| ``tumour_size_mm``, ``marker_positive``, ``texture_heterogeneity`` | not in the record yet
-  (radiomics / genomics features are not wired): missing |
+| ``tumour_size_mm`` | radiomics: ``morph_maximum_3d_diameter`` (IBSI L0JK, mm) of the latest
+  completed radiomics run |
+| ``radiomics:<key>`` | radiomics: the feature ``<key>`` (``imaging.radiomics.selection``
+  keys, e.g. ``radiomics:morph_volume``) of the latest completed radiomics run |
+| ``tmb``, ``msi_high`` | genomics: the latest genomic report's TMB (mutations/Mb) and MSI
+  (1 for MSI-H, 0 for MSS) |
+| ``genomics:<key>`` | genomics: the key of the latest genomic report's gene-level feature
+  vector (``genomics.variants.summary.feature_keys``: ``EGFR_mut``, ``TMB``, ``MSI_H``...) |
+| ``marker_positive``, ``texture_heterogeneity`` | simulated-cohort abstractions with no
+  record counterpart: missing |
 
-The names match the simulated cohort (``oncology.outcomes.simulate.feature_specs``), so a model
-trained with ``--source simulated`` can predict for the demo patients. Public-cohort models
-declare other names (nodes, receptors, grade...) that are missing here.
+"Latest": the radiomics run with the latest completion time (one with no feature values does
+not count), the genomic report with the latest collection date. A value the run or report does
+not hold is missing, and the feature's declared policy applies. A feature is read only from the
+source its specification declares (``source``: clinical, radiomics or genomics); a declared
+source that does not match where the record holds the name makes the feature missing, with a
+warning.
+
+The plain names match the simulated cohort (``oncology.outcomes.simulate.feature_specs``), so a
+model trained with ``--source simulated`` can predict for the demo patients. Public-cohort
+models declare other names (nodes, receptors, grade...) that are missing here.
 """
 
 from __future__ import annotations
@@ -89,13 +104,93 @@ def _comorbidity_index(patient: Patient) -> float | None:
     return float(charlson_index(keys))
 
 
+def _latest_radiomics(patient: Patient) -> dict[str, float | None]:
+    from imaging.models import RadiomicsRun
+
+    runs = RadiomicsRun.objects.filter(patient=patient, completed_at__isnull=False)
+    for run in runs.order_by("-completed_at", "-pk").only("features")[:5]:
+        if run.features:
+            return {row["feature"]: row.get("value") for row in run.features}
+    return {}
+
+
+def _latest_genomics(patient: Patient) -> Any:
+    from genomics.models import GenomicReport
+
+    return (
+        GenomicReport.objects.filter(patient=patient)
+        .order_by("-collection_date", "-pk")
+        .only("tmb", "msi_status", "features")
+        .first()
+    )
+
+
+def radiomics_value(patient: Patient, key: str) -> float | None:
+    value = _latest_radiomics(patient).get(key)
+    return None if value is None else float(value)
+
+
+def genomics_value(patient: Patient, key: str) -> float | None:
+    report = _latest_genomics(patient)
+    value = (report.features or {}).get(key) if report is not None else None
+    return None if value is None else float(value)
+
+
+def _tumour_size_mm(patient: Patient) -> float | None:
+    return radiomics_value(patient, "morph_maximum_3d_diameter")
+
+
+def _tmb(patient: Patient) -> float | None:
+    report = _latest_genomics(patient)
+    return None if report is None or report.tmb is None else float(report.tmb)
+
+
+def _msi_high(patient: Patient) -> float | None:
+    report = _latest_genomics(patient)
+    if report is None or report.msi_status not in ("MSI-H", "MSS"):
+        return None
+    return 1.0 if report.msi_status == "MSI-H" else 0.0
+
+
 EXTRACTORS: dict[str, Callable[[Patient], Any]] = {
     "age": _age,
     "sex": _sex,
     "ecog": _ecog,
     "stage": _stage,
     "comorbidity_index": _comorbidity_index,
+    "tumour_size_mm": _tumour_size_mm,
+    "tmb": _tmb,
+    "msi_high": _msi_high,
 }
+# where each named extractor reads (the ``source`` a feature specification must declare)
+EXTRACTOR_SOURCES: dict[str, str] = {
+    "tumour_size_mm": "radiomics",
+    "tmb": "genomics",
+    "msi_high": "genomics",
+}
+PREFIXES: dict[str, Callable[[Patient, str], Any]] = {
+    "radiomics": radiomics_value,
+    "genomics": genomics_value,
+}
+
+
+def feature_source(name: str) -> str | None:
+    """Where the record holds the feature ``name`` ("clinical", "radiomics", "genomics"), or
+    None when the record does not hold it at all."""
+    prefix, sep, _ = name.partition(":")
+    if sep and prefix in PREFIXES:
+        return prefix
+    if name not in EXTRACTORS:
+        return None
+    return EXTRACTOR_SOURCES.get(name, "clinical")
+
+
+def _extract(patient: Patient, name: str) -> Any:
+    prefix, sep, key = name.partition(":")
+    if sep and prefix in PREFIXES:
+        return PREFIXES[prefix](patient, key)
+    extractor = EXTRACTORS.get(name)
+    return extractor(patient) if extractor else None
 
 
 def outcome_features_assemble(
@@ -109,8 +204,16 @@ def outcome_features_assemble(
     warnings: list[str] = []
     for spec in feature_spec:
         name = spec["name"]
-        extractor = EXTRACTORS.get(name)
-        value = extractor(patient) if extractor else None
+        declared = spec.get("source", "clinical")
+        held = feature_source(name)
+        if held is not None and held != declared:
+            value = None
+            warnings.append(
+                f"{name} is declared a {declared} feature but the record holds it under "
+                f"{held}: treated as missing."
+            )
+        else:
+            value = _extract(patient, name)
         values[name] = value
         if value is None:
             missing.append(name)

@@ -97,3 +97,99 @@ def test_the_demo_cohort_maps_onto_the_simulated_features() -> None:
     # Most demo patients carry every required input (a few lack a performance status or have
     # a stage the mapping cannot reduce, e.g. stage 0).
     assert outcomes["assembled"] >= 20, outcomes
+
+
+# -- radiomics and genomics sources -------------------------------------------------------------
+def _radiomics_run(patient: Patient, completed: dt.datetime | None, values: dict[str, float]):
+    from imaging.models import RadiomicsRun, Series, Study
+
+    uid = f"1.2.{patient.pk}.{RadiomicsRun.objects.count()}"
+    study = Study.objects.create(
+        patient=patient, institution=patient.institution, study_instance_uid=uid
+    )
+    series = Series.objects.create(
+        study=study,
+        series_instance_uid=uid,
+        modality="CT",
+    )
+    return RadiomicsRun.objects.create(
+        patient=patient,
+        series=series,
+        mask_id="m",
+        mask_label="GTV",
+        input_key=uid,
+        completed_at=completed,
+        features=[{"feature": k, "ibsi_code": "", "value": v} for k, v in values.items()],
+    )
+
+
+def _report(patient: Patient, collected: dt.date, **fields: object):
+    from genomics.models import GenomicReport
+
+    return GenomicReport.objects.create(
+        patient=patient,
+        assay_name="Panel",
+        covered_mb=1.5,
+        specimen_type="primary",
+        collection_date=collected,
+        source_format="vcf",
+        source_sha256="0" * 64,
+        **fields,
+    )
+
+
+RADIOGENOMIC = [
+    {"name": "tumour_size_mm", "source": "radiomics", "kind": "numeric", "missing": "median"},
+    {
+        "name": "radiomics:morph_volume",
+        "source": "radiomics",
+        "kind": "numeric",
+        "missing": "median",
+    },
+    {"name": "tmb", "source": "genomics", "kind": "numeric", "missing": "median"},
+    {"name": "msi_high", "source": "genomics", "kind": "binary", "missing": "mode"},
+    {"name": "genomics:EGFR_mut", "source": "genomics", "kind": "binary", "missing": "mode"},
+]
+
+
+def test_radiomics_and_genomics_features_come_from_the_latest_run_and_report() -> None:
+    from django.utils import timezone
+
+    patient = _patient()
+    now = timezone.now()
+    _radiomics_run(patient, now - dt.timedelta(days=30), {"morph_maximum_3d_diameter": 41.0})
+    _radiomics_run(
+        patient, now, {"morph_maximum_3d_diameter": 35.5, "morph_volume": 9000.0}
+    )  # the latest
+    _radiomics_run(patient, None, {"morph_maximum_3d_diameter": 99.0})  # not completed
+    _report(patient, dt.date(2020, 1, 1), tmb=3.0, msi_status="MSS", features={"EGFR_mut": 0.0})
+    _report(patient, dt.date(2021, 1, 1), tmb=12.5, msi_status="MSI-H", features={"EGFR_mut": 1.0})
+    assembled = outcome_features_assemble(patient=patient, feature_spec=RADIOGENOMIC)
+    assert assembled.values == {
+        "tumour_size_mm": 35.5,
+        "radiomics:morph_volume": 9000.0,
+        "tmb": 12.5,
+        "msi_high": 1.0,
+        "genomics:EGFR_mut": 1.0,
+    }
+    assert assembled.missing == []
+
+
+def test_absent_radiomics_and_genomics_follow_the_declared_policy() -> None:
+    patient = _patient()
+    _report(patient, dt.date(2021, 1, 1), features={"EGFR_mut": None})  # not measured
+    assembled = outcome_features_assemble(patient=patient, feature_spec=RADIOGENOMIC)
+    assert set(assembled.missing) == set(assembled.values)
+    assert all(v is None for v in assembled.values.values())
+    required = [{**RADIOGENOMIC[0], "missing": "reject"}]
+    with pytest.raises(MissingRequiredInputs, match="tumour_size_mm"):
+        outcome_features_assemble(patient=patient, feature_spec=required)
+
+
+def test_a_feature_declared_from_the_wrong_source_is_missing_and_said_so() -> None:
+    patient = _patient()
+    _report(patient, dt.date(2021, 1, 1), tmb=20.0)
+    spec = [{"name": "tmb", "source": "radiomics", "kind": "numeric", "missing": "median"}]
+    assembled = outcome_features_assemble(patient=patient, feature_spec=spec)
+    assert assembled.values == {"tmb": None}
+    assert any("declared a radiomics feature" in w for w in assembled.warnings)
