@@ -486,7 +486,10 @@ def outcomes_panel_context(
         }
     bands = bands_shown(output)
     options = list(output.get("options") or [])
-    rows = [_option_row(o, i, bands, per_year) for i, o in enumerate(options)]
+    # Colours and dashes go to the options drawn, in order, so the first curve is the darkest.
+    drawn = [o for o in options if o.get("applicable", True)]
+    series = {o["option"]: i for i, o in enumerate(drawn)}
+    rows = [_option_row(o, series.get(o["option"], 0), bands, per_year) for o in options]
     judged = [r for r in rows if r.applicable]
     by_key = {r.key: r for r in judged}
     ref = by_key.get(reference or "") or (judged[0] if judged else None)

@@ -29,7 +29,11 @@
     layout.font = Object.assign({}, layout.font, { size: size, color: big ? "#000000" : layout.font.color });
     layout.legend = Object.assign({}, layout.legend, { font: { size: size } });
     if (big) {
-      layout.height = 560;
+      layout.height = 620;
+      layout.margin = { l: 110, r: 30, t: 20, b: 150 };
+      layout.legend.y = -0.32;
+      layout.xaxis.title = Object.assign({}, layout.xaxis.title, { standoff: 16 });
+      layout.yaxis.title = Object.assign({}, layout.yaxis.title, { standoff: 18 });
       layout.xaxis.gridcolor = layout.yaxis.gridcolor = "#8a8a8a";
       layout.xaxis.linecolor = layout.yaxis.linecolor = "#000000";
       layout.xaxis.linewidth = layout.yaxis.linewidth = 3;
