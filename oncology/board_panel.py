@@ -508,7 +508,7 @@ def outcomes_panel_context(
     figure = survival_figure(rows, options, bands, per_year=per_year)
     return {
         **common,
-        "state": "ready" if judged else "nothing_judged",
+        "state": "ready" if judged else ("nothing_judged" if rows else "empty"),
         "options": rows,
         "not_drawn": [r for r in rows if not r.applicable],
         # One definition of response for every option (the usual case) is said once.

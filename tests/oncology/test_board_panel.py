@@ -13,7 +13,7 @@ import pytest
 from django.template.loader import render_to_string
 
 from oncology.board_panel import NOT_ESTIMATED, PALETTE, outcomes_panel_context
-from oncology.models import Comorbidity, PerformanceStatus, Prediction
+from oncology.models import Comorbidity, OutcomeModel, PerformanceStatus, Prediction
 from oncology.services.outcome_models import outcome_model_set_status, outcome_model_train
 from oncology.services.outcome_predictions import prediction_create
 from tests.conftest import World
@@ -253,3 +253,27 @@ def test_no_prediction_yet_is_a_state_of_its_own(world: World) -> None:
     html = _html(panel)
     assert "No prediction has been made for this patient yet" in html
     assert "Read with care" in html
+
+
+def test_a_prediction_without_options_says_so(world: World) -> None:
+    # Stored before per-option output existed (the access matrix stores such a row).
+    model = OutcomeModel.objects.create(
+        name="bare",
+        version=1,
+        kind="cox",
+        time_unit="months",
+        training_source="simulated",
+        training_data_sha256="0" * 64,
+        artifact_sha256="0" * 64,
+    )
+    prediction = Prediction.objects.create(
+        patient=world.patient,
+        model=model,
+        inputs_sha256="0" * 64,
+        output={"time_unit": "months", "horizon": 60.0, "options": [], "bands": None},
+    )
+    panel = outcomes_panel_context(prediction=prediction, user=world.member)
+    assert panel["state"] == "empty"
+    html = _html(panel)
+    assert "This prediction holds no per-option estimates." in html
+    assert 'id="outcomes-table"' not in html
