@@ -122,6 +122,12 @@ def test_the_panel_draws_every_option_switches_reference_and_goes_projector(
     toggle.click()
     page.wait_for_selector("#outcomes-chart[data-rendered=normal]")
 
+    # The help page the panel links to.
+    page.click("text=How the models were built and validated, and where they fail")
+    page.wait_for_selector("h1#help-title")
+    assert page.locator("#help-validation tbody tr").count() >= 3
+    page.screenshot(path=str(tmp_path / "help-outcome-models.png"), full_page=True)
+
     assert errors == []
     blocked = [m.text for m in page.console_messages if "Content Security Policy" in m.text]
     assert blocked == []
