@@ -330,7 +330,11 @@ def _case_page(
             "imaging": selectors_board.imaging_panel(patient=patient),
             "genomics": selectors_board.genomics_panel(patient=patient),
             "prediction": prediction,
-            "outcomes_panel": outcomes_panel_context(prediction=prediction, user=user),
+            # The reference option (a treatment key, no patient data) may come in the URL: the
+            # panel's form works without JavaScript too.
+            "outcomes_panel": outcomes_panel_context(
+                prediction=prediction, user=user, reference=request.GET.get("reference") or None
+            ),
             "form": form,
             "history": history,
             "draft": draft,

@@ -1,9 +1,9 @@
-// Keyboard shortcuts and projector mode of the tumour-board case page (docs/board.md).
-// Single keys jump to a panel or follow a link marked data-shortcut; they are ignored while a
-// text field, a select or a button with its own keys has focus, and with Ctrl/Alt/Meta held.
+// Keyboard shortcuts of the tumour-board case page (docs/board.md). Single keys jump to a
+// panel or follow a link marked data-shortcut; "x" presses the header's projector-mode button
+// (static/js/contrast.js). Ignored while a text field or a select has focus, and with
+// Ctrl/Alt/Meta held, so typing and the browser's own shortcuts are untouched.
 (function () {
   "use strict";
-  var PROJECTOR_KEY = "onco-board-projector";
 
   function typing(target) {
     if (!target) return false;
@@ -23,25 +23,6 @@
     return true;
   }
 
-  function setProjector(on) {
-    document.documentElement.classList.toggle("projector", on);
-    var button = document.getElementById("projector-toggle");
-    if (button) button.setAttribute("aria-pressed", on ? "true" : "false");
-    try { window.localStorage.setItem(PROJECTOR_KEY, on ? "1" : "0"); } catch (e) { /* private mode */ }
-  }
-
-  document.addEventListener("DOMContentLoaded", function () {
-    var stored = null;
-    try { stored = window.localStorage.getItem(PROJECTOR_KEY); } catch (e) { stored = null; }
-    setProjector(stored === "1");
-    var toggle = document.getElementById("projector-toggle");
-    if (toggle) {
-      toggle.addEventListener("click", function () {
-        setProjector(!document.documentElement.classList.contains("projector"));
-      });
-    }
-  });
-
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.altKey || event.metaKey || typing(event.target)) return;
     var key = event.key;
@@ -55,10 +36,12 @@
       return;
     }
     if (key.length !== 1) return;
-    var link = document.querySelector('[data-shortcut="' + key + '"]');
-    if (link) {
+    var target = key === "x"
+      ? document.querySelector("[data-projector-toggle]")
+      : document.querySelector('[data-shortcut="' + key + '"]');
+    if (target) {
       event.preventDefault();
-      link.click();
+      target.click();
       return;
     }
     if (focusPanel(key)) event.preventDefault();
