@@ -35,7 +35,7 @@ def _layout(x_title: str, y_title: str) -> dict[str, Any]:
     return {
         "xaxis": {**axis, "title": {"text": x_title}},
         "yaxis": {**axis, "title": {"text": y_title}, "scaleanchor": "x"},
-        "height": 440,
+        "height": 480,
         "margin": {"l": 70, "r": 20, "t": 20, "b": 60},
         "font": {"size": 15, "color": INK},
         "legend": {"orientation": "h", "y": -0.2},
@@ -89,10 +89,7 @@ def training_calibration_figure(
                 marker={"size": 12, "color": COLOURS[0], "line": {"color": INK, "width": 1}},
             ),
         ],
-        layout=_layout(
-            f"Mean predicted survival at {horizon_label}",
-            f"Observed (Kaplan–Meier) survival at {horizon_label}",
-        ),
+        layout=_layout("Mean predicted survival", "Observed survival (Kaplan–Meier)"),
     )
     return _as_json(figure)
 
@@ -131,9 +128,6 @@ def closed_loop_figure(horizons: list[HorizonCalibration]) -> dict[str, Any] | N
         return None
     figure = go.Figure(
         data=traces,
-        layout=_layout(
-            "Mean predicted survival of the group",
-            "Observed (Kaplan–Meier) survival, 95% CI",
-        ),
+        layout=_layout("Mean predicted survival", "Observed survival, 95% CI"),
     )
     return _as_json(figure)

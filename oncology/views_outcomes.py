@@ -160,9 +160,9 @@ def _card_sections(card: dict[str, Any]) -> list[dict[str, Any]]:
         if isinstance(value, dict):
             section["rows"] = [(_label(str(k)), _display(v)) for k, v in value.items()]
         elif isinstance(value, list):
-            section["items"] = [_display(v) for v in value]
+            section["entries"] = [_display(v) for v in value]
         else:
-            section["text"] = _display(value)
+            section["paragraph"] = _display(value)
         sections.append(section)
     return sections
 
@@ -175,6 +175,11 @@ def _horizon_label(model: OutcomeModel, horizon: Any) -> str:
     if per_year and model.time_unit != "years":
         text += f" ({float(horizon) / per_year:.3g} years)"
     return text
+
+
+def _split_count(metrics: dict[str, Any]) -> int:
+    protocol = metrics.get("protocol") or {}
+    return int(protocol.get("splits") or len(metrics.get("splits") or []) or 0)
 
 
 def _metric_rows(model: OutcomeModel) -> tuple[list[dict[str, Any]], list[int]]:
@@ -192,7 +197,8 @@ def _metric_rows(model: OutcomeModel) -> tuple[list[dict[str, Any]], list[int]]:
                 "meaning": meaning,
                 "better": "higher" if higher else "lower",
                 "mean": mean.get(key),
-                "sd": sd.get(key),
+                # one split has no spread: its SD (0) would read as a certainty
+                "sd": sd.get(key) if _split_count(metrics) > 1 else None,
                 "splits": [s.get(key) for s in splits],
             }
         )
@@ -296,10 +302,14 @@ def model_detail(request: HttpRequest, name: str, version: int) -> HttpResponse:
             "card": _card_sections(model.model_card or {}),
             "metric_rows": metric_rows,
             "split_ids": split_ids,
+            "show_sd": _split_count(model.metrics or {}) > 1,
             "horizon_label": horizon_label,
             "horizon_source": (model.metrics or {}).get("horizon_source", ""),
             "protocol": _display((model.metrics or {}).get("protocol")),
-            "response_metrics": (model.metrics or {}).get("response"),
+            "response_metrics": [
+                (_label(str(k)), _display(v))
+                for k, v in ((model.metrics or {}).get("response") or {}).items()
+            ],
             "calibration_rows": _calibration_rows(model),
             "calibration_figure": training_calibration_figure(
                 model.calibration or [], horizon_label=horizon_label

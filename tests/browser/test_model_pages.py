@@ -53,7 +53,9 @@ def test_an_oncologist_reads_a_model_page_and_validates_the_version(
     assert errors == [], errors  # a CSP violation (inline script or style) would show here
 
 
-def test_the_closed_loop_figure_draws_the_groups(live_server: Any, page: Any, world: World) -> None:
+def test_the_closed_loop_figure_draws_the_groups(
+    live_server: Any, page: Any, world: World, tmp_path: Path
+) -> None:
     model: OutcomeModel = _plain_model()
     _hand_case(world, model)
     _sign_in(page, live_server, "member")
@@ -62,5 +64,6 @@ def test_the_closed_loop_figure_draws_the_groups(live_server: Any, page: Any, wo
     figure.locator("xpath=self::*[@data-rendered='yes']").wait_for(timeout=15000)
     # 1 year: two groups; 2 years: the one group followed long enough
     assert figure.locator(".scatterlayer .point").count() == 3
+    page.locator("#closed-loop").screenshot(path=str(tmp_path / "closed-loop.png"))
     errors = [m.text for m in page.console_messages if m.type == "error"]
     assert errors == [], errors

@@ -100,6 +100,11 @@ def test_the_detail_page_renders_every_card_field_metrics_features_and_provenanc
     html = page.content.decode()
     for key in trained.model_card:
         assert f'data-card="{key}"' in html, key
+    card = html.split('id="model-card"')[1].split("</section>")[0]
+    for key, value in trained.model_card.items():
+        if isinstance(value, str):  # a paragraph of its own, in words
+            assert f'<p data-card="{key}">{value}</p>'.replace("'", "&#x27;") in card, key
+    assert "(&#x27;" not in card  # no Python tuples or dicts leak into the page
     for limit in trained.model_card["limits"]:
         assert limit.replace("'", "&#x27;") in html
     assert str(trained.model_card["cohort"]["patients"]) in html
