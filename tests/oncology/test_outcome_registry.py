@@ -87,8 +87,14 @@ def test_the_command_trains_a_draft_with_artifact_snapshot_metrics_and_card() ->
     assert any("SIMULATED" in limit for limit in card["limits"])
     assert model.training_params["band_replicates"] == 10
     stored = outcome_artifact_load(model)
-    assert stored.format == 2
+    assert stored.format == 3
     assert stored.domain is not None
+    assert stored.response is not None and stored.response_ensemble is not None
+    assert stored.support is not None
+    assert set(stored.support.thresholds_) == set(model.options)
+    assert model.metrics["response"]["available"]
+    assert 0.6 < model.metrics["response"]["validation"]["auc"] < 0.95
+    assert "response" in frame.columns  # the simulated outcome rides along in the snapshot
     assert stored.ensemble is not None
     assert len(stored.ensemble.members_) == 10
     assert stored.domain.threshold_ == model.training_params["domain"]["distance_threshold"]
@@ -137,7 +143,7 @@ def test_a_training_job_with_an_unknown_source_fails_with_a_clear_error() -> Non
 
 @pytest.mark.parametrize(
     ("source", "message"),
-    [("site", "not built yet"), ("nowhere", "Unknown training source")],
+    [("site", "too few patients to train on"), ("nowhere", "Unknown training source")],
 )
 def test_the_command_refuses_an_unusable_source(source: str, message: str) -> None:
     with pytest.raises(CommandError, match=message):
