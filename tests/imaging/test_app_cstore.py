@@ -410,3 +410,48 @@ def test_the_encoded_instance_is_what_pynetdicom_would_write(tmp_path: Path) -> 
         SimpleNamespace(), evt.EVT_C_STORE, {"request": request, "context": context.as_tuple}
     )
     assert encoded_instance(event) == event.encoded_dataset()
+
+
+# --- the acceptor's reactor (imaging.cstore.PromptAssociation) ---------------------------------
+
+
+def _wait(condition: Any, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return bool(condition())
+
+
+def test_associations_run_the_prompt_reactor_and_an_abort_still_audits(
+    world: World, scp: SimpleNamespace
+) -> None:
+    from imaging.cstore import PromptAssociation
+
+    datasets = _series(2, patient_id=world.patient.mrn)
+    ae = AE(ae_title="TESTSCU")
+    ae.add_requested_context(CTImageStorage, ExplicitVRLittleEndian)
+    assoc = ae.associate("127.0.0.1", scp.port, ae_title="ONCOBOARD")
+    assert assoc.is_established
+    assert [type(a) for a in scp.server.active_associations] == [PromptAssociation]
+    assert [assoc.send_c_store(ds).Status for ds in datasets] == [0x0000, 0x0000]
+    assoc.abort()
+    # The SCP's reactor sees the abort, ends the association and audits what it stored.
+    assert _wait(lambda: not scp.server.active_associations)
+    events = AuditEvent.objects.filter(patient_id=world.patient.pk, object_type=AUDIT_OBJECT)
+    assert _wait(events.exists)
+    assert events.get().detail["count"] == 2
+    assert Instance.objects.count() == 2
+
+
+def test_an_idle_association_is_aborted_at_the_network_timeout(
+    world: World, scp: SimpleNamespace
+) -> None:
+    scp.server.ae.network_timeout = 0.5  # an association takes the AE's timeout when it opens
+    ae = AE(ae_title="TESTSCU")
+    ae.add_requested_context(CTImageStorage, ExplicitVRLittleEndian)
+    assoc = ae.associate("127.0.0.1", scp.port, ae_title="ONCOBOARD")
+    assert assoc.is_established
+    started = time.monotonic()
+    assert _wait(lambda: assoc.is_aborted, seconds=10)
+    assert time.monotonic() - started < 5
+    assert _wait(lambda: not scp.server.active_associations)
