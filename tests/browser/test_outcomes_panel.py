@@ -94,7 +94,9 @@ def test_the_panel_draws_every_option_switches_reference_and_goes_projector(
 
     # Keyboard: the explanations open from the keyboard, focus is visible.
     page.keyboard.press("Tab")
-    focused = page.evaluate("() => document.activeElement.closest('details, table, form') !== null")
+    focused = page.evaluate(
+        "() => document.activeElement.closest('details, table, form, .table-wrap') !== null"
+    )
     assert focused
     outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none"
