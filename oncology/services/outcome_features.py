@@ -33,8 +33,20 @@ source that does not match where the record holds the name makes the feature mis
 warning.
 
 The plain names match the simulated cohort (``oncology.outcomes.simulate.feature_specs``), so a
-model trained with ``--source simulated`` can predict for the demo patients. Public-cohort
-models declare other names (nodes, receptors, grade...) that are missing here.
+model trained with ``--source simulated`` can predict for the demo patients. Of the public
+cohorts' names, those the record truly holds are mapped:
+
+| feature | from the record |
+| --- | --- |
+| ``grade`` | the primary diagnosis's grade G1/G2/G3 as I/II/III (G4, GX: missing) |
+| ``er_positive`` | the latest ER biomarker: positive 1, negative 0 |
+| ``positive_nodes`` | 0 when the pathological N category is N0; missing for N1+ (no count) |
+| ``tumour_size`` | a breast primary's pT as Rotterdam's band: T1 ``<=20``, T2 ``20-50``,
+  T3 ``>50`` (T4, Tis, TX, other sites: missing) |
+| ``clinical_stage`` | the clinical stage group's Roman numeral |
+| ``haemoglobin_g_l`` | the latest haemoglobin (LOINC 718-7) in g/L |
+
+Every other public-cohort feature stays missing (docs/outcomes-registry.md lists them).
 """
 
 from __future__ import annotations
@@ -152,6 +164,77 @@ def _msi_high(patient: Patient) -> float | None:
     return 1.0 if report.msi_status == "MSI-H" else 0.0
 
 
+# -- public-cohort names (docs/outcomes-registry.md, "Public-cohort features") -------------------
+_GRADES = {"G1": "I", "G2": "II", "G3": "III"}
+
+
+def _grade(patient: Patient) -> str | None:
+    dx = _primary_diagnosis(patient)
+    return _GRADES.get(dx.grade) if dx else None
+
+
+def _latest_biomarker(patient: Patient, name: str) -> Any:
+    return patient.biomarkers.filter(name=name).order_by("-test_date", "-pk").first()
+
+
+def _er_positive(patient: Patient) -> float | None:
+    marker = _latest_biomarker(patient, "ER")
+    if marker is None or marker.result not in ("positive", "negative"):
+        return None
+    return 1.0 if marker.result == "positive" else 0.0
+
+
+def _category(value: str, prefixes: tuple[str, ...]) -> str:
+    """``pN1a`` / ``N1a`` / ``ypN0`` -> ``N1A`` / ``N0`` (the category without its prefix)."""
+    text = value.strip().upper()
+    for prefix in ("YP", "P", "C", "YC"):
+        if text.startswith(prefix) and text[len(prefix) : len(prefix) + 1] in prefixes:
+            return text[len(prefix) :]
+    return text
+
+
+def _positive_nodes(patient: Patient) -> float | None:
+    """0 when the pathological N category is N0 (no regional node involved); the count is not
+    recorded for N1 and above, so it is missing there."""
+    dx = _primary_diagnosis(patient)
+    if dx is None or not dx.pathological_n:
+        return None
+    return 0.0 if _category(dx.pathological_n, ("N",)).startswith("N0") else None
+
+
+def _tumour_size_band(patient: Patient) -> str | None:
+    """The Rotterdam cohort's size band from a BREAST primary's pathological T category
+    (AJCC: T1 <= 20 mm, T2 > 20-50 mm, T3 > 50 mm; T4 is defined by extension, not size)."""
+    dx = _primary_diagnosis(patient)
+    if dx is None or not dx.primary_site.upper().startswith("C50") or not dx.pathological_t:
+        return None
+    category = _category(dx.pathological_t, ("T",))
+    for prefix, band in (("T1", "<=20"), ("T2", "20-50"), ("T3", ">50")):
+        if category.startswith(prefix):
+            return band
+    return None
+
+
+def _clinical_stage(patient: Patient) -> str | None:
+    dx = _primary_diagnosis(patient)
+    if dx is None:
+        return None
+    found = _ROMAN.match((dx.clinical_stage or "").strip().upper())
+    return found.group(1) if found else None
+
+
+def _haemoglobin_g_l(patient: Patient) -> float | None:
+    from oncology.clinical.labs import to_canonical
+
+    lab = patient.labs.filter(code="718-7").order_by("-collected_on", "-pk").first()
+    if lab is None:
+        return None
+    try:
+        return round(10.0 * to_canonical("718-7", lab.value, lab.unit), 3)  # g/dL -> g/L
+    except ValueError:
+        return None
+
+
 EXTRACTORS: dict[str, Callable[[Patient], Any]] = {
     "age": _age,
     "sex": _sex,
@@ -161,6 +244,12 @@ EXTRACTORS: dict[str, Callable[[Patient], Any]] = {
     "tumour_size_mm": _tumour_size_mm,
     "tmb": _tmb,
     "msi_high": _msi_high,
+    "grade": _grade,
+    "er_positive": _er_positive,
+    "positive_nodes": _positive_nodes,
+    "tumour_size": _tumour_size_band,
+    "clinical_stage": _clinical_stage,
+    "haemoglobin_g_l": _haemoglobin_g_l,
 }
 # where each named extractor reads (the ``source`` a feature specification must declare)
 EXTRACTOR_SOURCES: dict[str, str] = {

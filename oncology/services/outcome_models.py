@@ -63,6 +63,10 @@ RESPONSE_L2 = 1.0  # ridge on the response classifier's slopes (standardised fea
 MIN_ENSEMBLE_REPLICATES = 10  # the library's minimum (ensemble.BootstrapEnsemble)
 MAX_ENSEMBLE_REPLICATES = 500
 ID_COLUMN = "research_id"
+MIN_OPTION_PATIENTS = 30  # TreatmentComparison's default minimum per option
+# A public cohort's categorical codes recoded to what the record extractors return
+# (oncology/services/outcome_features.py): Rotterdam's grade "2"/"3" -> "II"/"III", as GBSG2.
+RECORD_CODING: dict[str, dict[str, str]] = {"grade": {"1": "I", "2": "II", "3": "III"}}
 
 
 class OutcomeModelError(ValueError):
@@ -180,6 +184,19 @@ def training_cohort(*, source: str, patients: int = 2000, seed: int = 0) -> Trai
     )
     features = [f for f in cohort.features if f not in treatments]
     frame = frame[["time", "event", treatment, *features]].reset_index(drop=True)
+    for column, coding in RECORD_CODING.items():  # the record's coding, so patients match
+        if column in frame.columns:
+            frame[column] = frame[column].map(lambda v, c=coding: c.get(str(v), v))
+    counts = frame[treatment].value_counts()
+    small = {str(o): int(n) for o, n in counts.items() if n < MIN_OPTION_PATIENTS}
+    notes: tuple[str, ...] = ()
+    if small:  # too few to compare (the comparison's minimum): left out, and said so
+        frame = frame[~frame[treatment].isin(small)].reset_index(drop=True)
+        notes = (
+            f"Options with fewer than {MIN_OPTION_PATIENTS} patients left out: "
+            + ", ".join(f"{o} ({n})" for o, n in sorted(small.items()))
+            + ".",
+        )
     frame.insert(0, "research_id", [f"{source.upper()}-{i + 1:06d}" for i in range(len(frame))])
     return TrainingCohort(
         frame=frame,
@@ -189,6 +206,7 @@ def training_cohort(*, source: str, patients: int = 2000, seed: int = 0) -> Trai
         endpoint=cohort.endpoint,
         description=f"public cohort {cohort.name} ({cohort.source})",
         citation=cohort.citation,
+        notes=notes,
     )
 
 
