@@ -3,8 +3,7 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/oncoboard .venv/bin/python benchmarks/board.py
 
 Drops and recreates its own database (``oncoboard_bench_board``, or BENCH_DATABASE), runs
-``demo_setup`` (the 400-patient demo cohort), trains and activates a Cox outcome model on the
-simulated cohort (with a bootstrap ensemble, so case predictions carry bands), creates the demo
+``demo_setup`` (the 400-patient demo cohort and its active outcome model), creates the demo
 meeting (``oncology.demo.board.demo_board_create``: three ready lung cases with two CT studies,
 a seed-outlined mask each and a genomic report, plus one case missing items) and then times,
 through the full Django stack (test client: middleware, session auth, ATOMIC_REQUESTS, audit),
@@ -15,7 +14,7 @@ as the demo oncologist:
 - the meeting page, the meeting list and the PDF case report, for information.
 
 Ratios are target / measured (>= 1.00x meets the target). Environment: BENCH_ROUNDS (20),
-BENCH_PATIENTS (400, the demo cohort), BENCH_MODEL_PATIENTS (2000), BENCH_REPLICATES (50).
+BENCH_PATIENTS (400, the demo cohort).
 """
 
 from __future__ import annotations
@@ -34,8 +33,6 @@ from benchmarks._django import setup_django  # noqa: E402  (needs ROOT on the pa
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "20"))
 PATIENTS = os.environ.get("BENCH_PATIENTS", "400")
-MODEL_PATIENTS = int(os.environ.get("BENCH_MODEL_PATIENTS", "2000"))
-REPLICATES = int(os.environ.get("BENCH_REPLICATES", "50"))
 TARGET_S = 1.0
 
 
@@ -65,26 +62,13 @@ def main() -> None:
 
     from core.models import User
     from oncology.demo.board import demo_board_create
-    from oncology.services.outcome_models import outcome_model_set_status, outcome_model_train
 
     print(f"python {platform.python_version()}, {os.cpu_count()} CPUs")
     print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     start = time.perf_counter()
     call_command("demo_setup", "--patients", PATIENTS, stdout=StringIO())
-    print(f"demo cohort ({PATIENTS} patients): {time.perf_counter() - start:.1f} s")
-    start = time.perf_counter()
-    model = outcome_model_train(
-        source="simulated",
-        kind="cox",
-        name="bench-board-cox",
-        patients=MODEL_PATIENTS,
-        splits=1,
-        band_replicates=REPLICATES,
-    )
-    outcome_model_set_status(model=model, status="validated")
-    outcome_model_set_status(model=model, status="active")
     print(
-        f"model ({MODEL_PATIENTS} patients, {REPLICATES} replicates): "
+        f"demo_setup ({PATIENTS} patients and the demo outcome model): "
         f"{time.perf_counter() - start:.1f} s"
     )
     start = time.perf_counter()

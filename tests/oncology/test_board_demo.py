@@ -32,7 +32,8 @@ def _storage(settings: Any, tmp_path: Path) -> None:
 
 
 def test_the_demo_meeting_has_ready_cases_and_one_with_missing_items() -> None:
-    call_command("demo_setup", "--patients", "120", stdout=StringIO())
+    # The demo's own model is trained by demo_setup; a tiny one keeps this test fast.
+    call_command("demo_setup", "--patients", "120", "--no-outcome-model", stdout=StringIO())
     board_data.active_model("demo-cox")
     demo = demo_board_create()
     assert demo.created
