@@ -245,6 +245,11 @@ def test_bands_still_being_computed_are_reported_not_hidden(world: World) -> Non
     assert panel["bands"]["status"] == "queued"
     assert "being computed" in _html(panel)
     assert all(r.survival_5y.interval == NOT_ESTIMATED for r in panel["options"])
+    # A band job that is gone reads as failed, with the reason.
+    prediction.output["bands"]["job"] = "00000000-0000-0000-0000-000000000000"
+    failed = outcomes_panel_context(prediction=prediction, user=world.member)
+    assert failed["bands"]["status"] == "failed"
+    assert "The band job no longer exists." in _html(failed)
 
 
 def test_no_prediction_yet_is_a_state_of_its_own(world: World) -> None:
