@@ -2,7 +2,7 @@
 
 Fits the comparison on a simulated cohort, draws bootstrap replicates for new simulated
 patients and reports how often each option's TRUE survival at 12, 36 and 60 months lies inside
-the 95 % percentile band (numbers quoted in docs/outcomes-models.md).
+the 95 % percentile band (numbers in docs/validation.md, which calls :func:`coverage`).
 
 Usage: .venv/bin/python scripts/outcomes_coverage.py [--n 2000] [--patients 200] [--replicates 60]
 """
@@ -13,6 +13,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,6 +23,43 @@ sys.path.insert(0, str(ROOT))
 from oncology.outcomes import simulate  # noqa: E402
 from oncology.outcomes.compare import TreatmentComparison, bootstrap_survival  # noqa: E402
 
+TIMES = (12.0, 36.0, 60.0)
+
+
+def coverage(
+    n: int = 2000, patients: int = 200, replicates: int = 60, seed: int = 0
+) -> dict[str, Any]:
+    """Share of (new patient, option) pairs whose true S(t) lies inside the 95 % band, at each
+    of 12, 36 and 60 months, per option and over all options, with the mean band width."""
+    started = time.perf_counter()
+    frame = simulate.simulate_cohort(n, seed=seed).frame
+    comparison = TreatmentComparison(simulate.feature_specs(), "treatment").fit(frame)
+    new = simulate.simulate_cohort(patients, seed=seed + 99).covariates
+    times = np.array(TIMES)
+    draws = bootstrap_survival(comparison, new, times, replicates, seed=seed)
+    lower = np.quantile(draws, 0.025, axis=0)
+    upper = np.quantile(draws, 0.975, axis=0)
+    truth = np.stack([simulate.true_survival(new, o, times) for o in comparison.options_])
+    inside = (truth >= lower) & (truth <= upper)
+    width = upper - lower
+    return {
+        "n": n,
+        "patients": patients,
+        "replicates": replicates,
+        "seed": seed,
+        "times": list(TIMES),
+        "per_option": {
+            option: {
+                "coverage": [float(v) for v in inside[k].mean(axis=0)],
+                "mean_width": [float(v) for v in width[k].mean(axis=0)],
+            }
+            for k, option in enumerate(comparison.options_)
+        },
+        "coverage": [float(v) for v in inside.mean(axis=(0, 1))],
+        "mean_width": [float(v) for v in width.mean(axis=(0, 1))],
+        "seconds": time.perf_counter() - started,
+    }
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -30,26 +68,13 @@ def main() -> int:
     parser.add_argument("--replicates", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    started = time.perf_counter()
-    frame = simulate.simulate_cohort(args.n, seed=args.seed).frame
-    comparison = TreatmentComparison(simulate.feature_specs(), "treatment").fit(frame)
-    patients = simulate.simulate_cohort(args.patients, seed=args.seed + 99).covariates
-    times = np.array([12.0, 36.0, 60.0])
-    draws = bootstrap_survival(comparison, patients, times, args.replicates, seed=args.seed)
-    lower = np.quantile(draws, 0.025, axis=0)
-    upper = np.quantile(draws, 0.975, axis=0)
-    truth = np.stack([simulate.true_survival(patients, o, times) for o in comparison.options_])
-    inside = (truth >= lower) & (truth <= upper)
-    for k, option in enumerate(comparison.options_):
-        width = float((upper[k] - lower[k])[:, 1].mean())
+    result = coverage(args.n, args.patients, args.replicates, args.seed)
+    for option, row in result["per_option"].items():
         print(
-            f"{option:27s} coverage 12/36/60 months {np.round(inside[k].mean(axis=0), 3)} "
-            f"mean width at 36: {width:.3f}"
+            f"{option:27s} coverage 12/36/60 months {np.round(row['coverage'], 3)} "
+            f"mean width at 36: {row['mean_width'][1]:.3f}"
         )
-    print(
-        f"all options: coverage {np.round(inside.mean(axis=(0, 1)), 3)} "
-        f"({time.perf_counter() - started:.0f} s)"
-    )
+    print(f"all options: coverage {np.round(result['coverage'], 3)} ({result['seconds']:.0f} s)")
     return 0
 
 

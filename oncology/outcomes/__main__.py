@@ -40,6 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="treatment column (categorical feature and split stratum); repeatable",
     )
     ev.add_argument("--model", choices=list(MODEL_KINDS), default="cox")
+    ev.add_argument(
+        "--splines",
+        type=int,
+        choices=[0, 3, 4, 5],
+        default=0,
+        help="cox only: restricted cubic splines with this many knots for every continuous "
+        "column (0: linear, the default)",
+    )
     ev.add_argument("--splits", type=int, default=5)
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument(
@@ -59,6 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         print(f"error: cannot read {args.cohort}: {exc}", file=sys.stderr)
         return 2
+    if args.splines and args.model != "cox":
+        print("error: --splines applies to --model cox only", file=sys.stderr)
+        return 2
     try:
         result = evaluate(
             frame,
@@ -69,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             n_splits=args.splits,
             seed=args.seed,
             horizon=args.horizon,
+            model_params={"splines": args.splines} if args.splines else None,
         )
     except (EvaluationError, FeatureError) as exc:
         print(f"error: {exc}", file=sys.stderr)

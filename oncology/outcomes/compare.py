@@ -6,12 +6,14 @@ indicators and every option x covariate product (``method="interaction"``), so e
 gets its own covariate effects while the cohort's other patients inform them; the patient's
 curve under option a is the model's prediction with the option set to a. Confounding is handled
 by conditioning on the covariates that drove the choice (no unmeasured confounding assumed).
+With the Cox model the products are penalised by treatment component (:func:`component_penalty`:
+combinations borrow their effect modification from the single modalities they contain).
 Alternatives: ``method="per_option"`` (one model per option, fitted on its own patients) and
 ``weighting=True`` (stabilised inverse probability of treatment weights from a multinomial
 logistic propensity model, truncated at the 1st/99th percentiles, as case weights).
 
 Tested against the simulated cohort's known truth (tests/outcomes/test_compare.py); numbers in
-docs/outcomes-models.md.
+docs/validation.md, the choice of penalties in docs/outcomes-models.md.
 """
 
 from __future__ import annotations
@@ -59,6 +61,54 @@ def fit_propensity(x: np.ndarray, labels: np.ndarray, n_classes: int, l2: float 
         return np.asarray(p / p.sum(axis=1, keepdims=True))
 
     return predict
+
+
+# Ridge weights of the pooled Cox interaction model (lifelines' scale: standardised columns).
+MAIN_PENALTY = 0.01  # covariates and option indicators
+COMPONENT_PENALTY = 0.02  # covariate x treatment-component effect modification
+DEVIATION_PENALTY = 1.0  # covariate x option effect modification beyond its components
+
+
+def option_components(options: Sequence[str]) -> list[list[str]]:
+    """The treatment components of each option: its label split at '+' ("surgery+chemotherapy"
+    is surgery and chemotherapy; a label without '+' is its own component)."""
+    return [sorted({part.strip() for part in str(o).split("+") if part.strip()}) for o in options]
+
+
+def component_penalty(options: Sequence[str], n_covariates: int) -> tuple[np.ndarray, np.ndarray]:
+    """Basis and ridge weights for the pooled Cox model's option x covariate products.
+
+    In ``TreatmentComparison._design`` the products of option j carry beta_j, the difference
+    between option j's covariate effects and the reference option's. They are refitted as
+    beta_j = sum over components c of (c in j - c in reference) gamma_c + delta_j: every
+    component (surgery, radiotherapy, chemotherapy) modifies the covariate effects the same way
+    in every option that contains it (gamma, lightly penalised), and an option's own deviation
+    from the sum of its parts (delta) is shrunk hard. Combinations then borrow strength from
+    the single modalities instead of each option estimating its own effect modification from
+    its own patients. Covariates and option indicators keep the usual light penalty.
+    Returns (basis, penalizer) for :class:`~oncology.outcomes.models.cox.CoxModel`.
+    """
+    comps = option_components(options)
+    names = sorted({c for parts in comps for c in parts})
+    ref = set(comps[0])
+    k, d = len(options), n_covariates
+    membership = np.array(
+        [[float(c in parts) - float(c in ref) for c in names] for parts in map(set, comps[1:])]
+    ).reshape(k - 1, len(names))
+    per_option = np.hstack([membership, np.eye(k - 1)])  # (k-1, components + k-1)
+    n_main = d + k - 1
+    n_prod = per_option.shape[1] * d
+    basis = np.zeros((n_main + (k - 1) * d, n_main + n_prod))
+    basis[:n_main, :n_main] = np.eye(n_main)
+    basis[n_main:, n_main:] = np.kron(per_option, np.eye(d))  # option-major, covariate-minor
+    penalizer = np.concatenate(
+        [
+            np.full(n_main, MAIN_PENALTY),
+            np.full(len(names) * d, COMPONENT_PENALTY),
+            np.full((k - 1) * d, DEVIATION_PENALTY),
+        ]
+    )
+    return basis, penalizer
 
 
 @dataclass
@@ -126,7 +176,10 @@ class TreatmentComparison:
         self.counts_ = {o: int((codes == i).sum()) for i, o in enumerate(self.options_)}
         if self.method == "interaction":
             design = self._design(x, codes)
-            model = make_model(self.model_kind, seed=self.seed, **self.model_params)
+            params = dict(self.model_params)
+            if self.model_kind == "cox" and "penalizer" not in params and "basis" not in params:
+                params["basis"], params["penalizer"] = component_penalty(self.options_, x.shape[1])
+            model = make_model(self.model_kind, seed=self.seed, **params)
             self.pooled_ = model.fit(design, time, event, weights=self.weights_)
             return self
         for i, option in enumerate(self.options_):

@@ -2,8 +2,9 @@
 
 For each split the feature encoder and the model are fitted on the 80 % training rows only;
 the 20 % test rows give Harrell's C, Uno's C (truncated at the end of the time grid), the
-integrated Brier score over the time grid, and the Brier score and calibration error at the
-horizon. Splits are stratified by event status and treatment so every split keeps the cohort's
+integrated Brier score over the time grid (and, for reference, that of the training rows'
+Kaplan–Meier curve, which ignores the covariates), and the Brier score and calibration error at
+the horizon. Splits are stratified by event status and treatment so every split keeps the cohort's
 mix. The time grid runs over 50 points from the 10th to the 90th percentile of the test rows'
 observed times. The horizon defaults to the cohort's median follow-up (reverse Kaplan–Meier).
 """
@@ -28,6 +29,7 @@ METRIC_NAMES = (
     "integrated_brier",
     "brier_at_horizon",
     "calibration_error",
+    "integrated_brier_km",
 )
 
 
@@ -125,6 +127,18 @@ def _mean_sd(values: list[float]) -> tuple[float | None, float | None]:
     return float(np.mean(finite)), float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0
 
 
+def _km_curve(time: np.ndarray, event: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Kaplan–Meier survival at each of ``at`` (right-continuous)."""
+    t = np.asarray(time, dtype=float)
+    e = np.asarray(event).astype(bool)
+    times = np.unique(t[e])
+    at_risk = len(t) - np.searchsorted(np.sort(t), times, side="left")
+    deaths = np.bincount(np.searchsorted(times, t[e]), minlength=len(times))
+    surv = np.cumprod(1.0 - deaths / at_risk)
+    idx = np.searchsorted(times, np.asarray(at, dtype=float), side="right")
+    return np.asarray(np.concatenate([[1.0], surv])[idx])
+
+
 def evaluate_split(
     data: SurvivalData,
     train: np.ndarray,
@@ -133,6 +147,7 @@ def evaluate_split(
     horizon: float,
     seed: int,
     censoring_from_test: bool = False,
+    model_params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Fit on ``train``, score on ``test``. The censoring distribution for the IPCW metrics is
     estimated on the training rows, or on the test rows for an external cohort whose follow-up
@@ -142,7 +157,7 @@ def evaluate_split(
     x_test = enc.transform(data.features.iloc[test])
     tr_t, tr_e = data.time[train], data.event[train]
     te_t, te_e = data.time[test], data.event[test]
-    model = make_model(model_kind, seed=seed).fit(x_train, tr_t, tr_e)
+    model = make_model(model_kind, seed=seed, **(model_params or {})).fit(x_train, tr_t, tr_e)
     cens_t, cens_e = (te_t, te_e) if censoring_from_test else (tr_t, tr_e)
     risk = model.risk(x_test)
     upper = min(np.percentile(te_t, 90), np.nextafter(te_t.max(), -np.inf), cens_t.max())
@@ -154,6 +169,9 @@ def evaluate_split(
     if not (te_t.min() <= horizon < min(te_t.max(), cens_t.max())):
         raise EvaluationError(f"the horizon {horizon:g} lies outside a split's follow-up")
     at_h = model.predict_survival(x_test, np.array([horizon]))
+    # reference without covariates: the training rows' Kaplan–Meier curve for every patient
+    km = _km_curve(tr_t, tr_e, grid)
+    km_surv = np.tile(km, (len(test), 1))
     return {
         "n_train": int(len(train)),
         "n_test": int(len(test)),
@@ -161,6 +179,9 @@ def evaluate_split(
         "harrell_c": metrics.harrell_c(te_t, te_e, risk),
         "uno_c": metrics.uno_c(cens_t, cens_e, te_t, te_e, risk, tau=float(upper)),
         "integrated_brier": metrics.integrated_brier_score(cens_t, cens_e, te_t, te_e, surv, grid),
+        "integrated_brier_km": metrics.integrated_brier_score(
+            cens_t, cens_e, te_t, te_e, km_surv, grid
+        ),
         "brier_at_horizon": float(
             metrics.brier_scores(cens_t, cens_e, te_t, te_e, at_h, np.array([horizon]))[0]
         ),
@@ -180,8 +201,10 @@ def evaluate(
     seed: int = 0,
     horizon: float | None = None,
     specs: Sequence[FeatureSpec] | None = None,
+    model_params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Run the protocol; returns a JSON-ready dict with each split's metrics and their mean."""
+    """Run the protocol; returns a JSON-ready dict with each split's metrics and their mean.
+    ``model_params`` go to the model's constructor (e.g. ``{"splines": 4}`` for Cox)."""
     if model_kind not in MODEL_KINDS:
         raise EvaluationError(f"unknown model {model_kind!r}; choose one of {list(MODEL_KINDS)}")
     data = prepare(frame, time_col, event_col, treatment_cols, specs)
@@ -195,7 +218,9 @@ def evaluate(
     splits = []
     for i, (train, test) in enumerate(stratified_splits(data.strata, n_splits, 0.2, seed)):
         try:
-            result = evaluate_split(data, train, test, model_kind, float(horizon), seed + i)
+            result = evaluate_split(
+                data, train, test, model_kind, float(horizon), seed + i, model_params=model_params
+            )
         except metrics.MetricError as exc:
             raise EvaluationError(f"split {i}: {exc}") from exc
         splits.append({"split": i, **result})
@@ -205,6 +230,7 @@ def evaluate(
         mean[name], sd[name] = _mean_sd([s[name] for s in splits])
     return {
         "model": model_kind,
+        "model_params": dict(model_params or {}),
         "patients": int(len(data.time)),
         "events": int(data.event.sum()),
         "time_column": time_col,

@@ -50,6 +50,8 @@ def test_cox_contributions_are_beta_times_centred_value(cox, cohort, patient) ->
     exp = Explainer(cox, id_col="research_id").explain(patient, option)
     # hand computation from lifelines' coefficients on the interaction design
     params = cox.pooled_.fitter_.params_.to_numpy()
+    if cox.pooled_.basis is not None:  # component penalty: lifelines fitted X @ basis
+        params = cox.pooled_.basis @ params
     enc = cox.encoder_
     x_train, x = enc.transform(cohort), enc.transform(patient)
     code = cox.options_.index(option)
