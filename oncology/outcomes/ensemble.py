@@ -238,12 +238,18 @@ class ResponseEnsemble:
         return self
 
     def draws(self, patient: pd.DataFrame) -> dict[str, np.ndarray]:
-        """P(response) under each option from every replicate."""
+        """P(response) under each option from every replicate. The patient's values are parsed
+        once and each replicate's encoder state applied directly (as the survival ensemble
+        does), so a replicate costs one small matrix product, not a pandas pass."""
+        parsed = parse_row(self.model.encoder_, patient)
         out: dict[str, list[float]] = {o: [] for o in self.model.options_}
         for member in self.members_:
-            for option, p in member.predict(patient).items():
+            x = encode_row(member.encoder_, parsed)[None, :]
+            k = len(member.options_)
+            design = member._design(np.repeat(x, k, axis=0), np.arange(k))
+            for option, p in zip(member.options_, member.model_.predict_proba(design), strict=True):
                 if option in out:
-                    out[option].append(p)
+                    out[option].append(float(p))
         return {o: np.asarray(v) for o, v in out.items()}
 
     def interval(
