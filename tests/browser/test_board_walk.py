@@ -71,7 +71,10 @@ def _ready_case(world: World) -> Any:
     )
     board_data.active_model()
     meeting = board_data.meeting_for(world)
-    return board_data.case_for(world, meeting, predict=True)
+    case = board_data.case_for(world, meeting, predict=True)
+    # A second case whose record is missing items, as most boards have one.
+    board_data.case_for(world, meeting, board_data.other_patient(world))
+    return case
 
 
 def _shot(page: Any, name: str, *, locator: str | None = None) -> None:
@@ -101,7 +104,12 @@ def test_a_board_walks_a_case_from_the_meeting_to_the_signed_decision_and_its_pd
     page.goto(f"{base}/boards/")
     page.get_by_role("link", name="Thoracic tumour board").click()
     page.wait_for_selector(".board-case-list")
-    assert "Record complete: 6 of 6" in page.inner_text(".checklist-summary")
+    summaries = page.locator(".checklist-summary").all_inner_texts()
+    assert [t.split("·")[0].strip() for t in summaries] == [
+        "Record complete: 6 of 6",
+        "Record complete: 2 of 6",
+    ]
+    assert page.get_by_role("link", name="Upload a genomic report").count() == 1
     _shot(page, "board-meeting.png")
 
     # The case page, one screen: every panel is there.
@@ -127,7 +135,11 @@ def test_a_board_walks_a_case_from_the_meeting_to_the_signed_decision_and_its_pd
     page.evaluate("window.scrollBy(0, -20)")
     _shot(page, "board-options.png")
 
-    # Keyboard: "d" jumps to the decision form, "?" opens the shortcut list.
+    # Keyboard: Tab reaches the page's links with a visible focus ring; "d" jumps to the
+    # decision form, "?" opens the shortcut list.
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("Tab")
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
     page.locator("body").click(position={"x": 5, "y": 5})
     page.keyboard.press("d")
     assert page.evaluate("document.activeElement.id") == "decision-title"
@@ -136,7 +148,7 @@ def test_a_board_walks_a_case_from_the_meeting_to_the_signed_decision_and_its_pd
     page.keyboard.press("?")
 
     # Record the decision: the first option the model compared, then sign it.
-    page.select_option("#id_chosen_option", index=0)
+    page.select_option("#id_chosen_option", "surgery")
     page.fill("#id_plan", "Lobectomy with mediastinal node dissection.")
     page.fill("#id_rationale", "Stage IB, ECOG 1, fit for surgery; EGFR L858R for later lines.")
     page.fill("#id_dissent", "One member preferred stereotactic radiotherapy.")
