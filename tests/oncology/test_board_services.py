@@ -322,3 +322,43 @@ def test_scheduled_for_must_be_a_datetime(world: World) -> None:
         board.meeting_create(
             user=world.oncologist, values={"title": "B", "scheduled_for": dt.date(2026, 1, 1)}
         )
+
+
+def test_an_administrator_manages_meetings_but_does_not_refer_or_draft(world: World) -> None:
+    admin = board_data.administrator(world)
+    meeting = board.meeting_create(
+        user=admin, values={"title": "Board", "scheduled_for": timezone.now()}
+    )
+    with pytest.raises(PermissionDenied):
+        board.board_case_add(
+            user=admin,
+            meeting=meeting,
+            patient_public_id=world.patient.public_id,
+            question="?",
+            compute_prediction=False,
+        )
+    case = board_data.case_for(world, meeting)
+    with pytest.raises(PermissionDenied):
+        board.decision_save(user=admin, case=case, values={**DECISION, "chosen_option": "other"})
+
+
+def test_a_data_manager_keeps_the_minutes_but_does_not_sign(world: World, case: BoardCase) -> None:
+    manager = board_data.coordinator(world)
+    draft = board.decision_save(
+        user=manager, case=case, values={**DECISION, "chosen_option": "other"}
+    )
+    assert draft.created_by == manager
+    with pytest.raises(PermissionDenied):
+        board.decision_sign(user=manager, decision=draft)
+
+
+def test_an_integration_client_has_no_board_role(world: World) -> None:
+    assert not any(
+        check(world.integration)
+        for check in (
+            board.BoardRoles.can_manage,
+            board.BoardRoles.can_refer,
+            board.BoardRoles.can_draft,
+            board.BoardRoles.can_sign,
+        )
+    )
