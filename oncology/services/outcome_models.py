@@ -30,7 +30,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
-from lifelines.exceptions import ConvergenceWarning
+from lifelines.exceptions import ConvergenceError, ConvergenceWarning
 
 from core.models import User
 from oncology.models_outcomes import OutcomeModel, OutcomeModelKind, OutcomeModelStatus
@@ -454,6 +454,12 @@ def outcome_model_train(
         support = OptionSupport(cohort.specs, cohort.treatment).fit(cohort.frame)
     except (evaluate.EvaluationError, ComparisonError, DomainError) as exc:
         raise OutcomeModelError(f"The cohort cannot train this model: {exc}") from exc
+    except ConvergenceError as exc:
+        # e.g. options that all share one treatment component (surgery vs surgery+radiotherapy)
+        raise OutcomeModelError(
+            "The survival model did not converge on this cohort (lifelines: "
+            f"{str(exc).split('.')[0]}); a different set of options or model kind may."
+        ) from exc
     buffer = io.BytesIO()
     pickle.dump(
         ModelArtifact(

@@ -69,3 +69,19 @@ def test_training_and_bands_run_on_the_worker(
     assert set(bands["lower"]) == set(model.options)
     stored = AuditEvent.objects.get(action="update", object_id=str(prediction.public_id))
     assert (stored.channel, stored.actor) == ("job", world.member)
+    assert set(bands["survival_at"]) == set(model.options)
+    assert len(bands["survival_difference"]) == len(model.options) * (len(model.options) - 1)
+
+    # A batch prediction as the system, queued by the command, run by the worker.
+    out = io.StringIO()
+    call_command("predict_outcomes", "--model=sim-cox", "--institution=north", "--job", stdout=out)
+    batch = wait_for_job(Job.objects.get(kind="outcome_predictions_batch"), timeout=120)
+    assert batch.status == JobStatus.SUCCEEDED, batch.error
+    assert str(batch.public_id) in out.getvalue()
+    # the API's prediction above has the same model version and inputs: no duplicate
+    assert (batch.result["patients"], batch.result["unchanged"], batch.result["created"]) == (
+        1,
+        1,
+        0,
+    )
+    assert Prediction.objects.filter(patient=world.patient).count() == 1
