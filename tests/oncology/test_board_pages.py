@@ -430,3 +430,30 @@ def test_the_case_report_is_an_audited_attachment_named_by_the_case_only(
     assert [(e.action, e.object_type, e.object_id, e.patient_id) for e in events] == [
         ("export", "board_case", str(case.public_id), world.patient.pk)
     ]
+
+
+def test_the_case_page_query_count_does_not_grow_with_the_record(
+    world: World, member_client: Client, case: BoardCase
+) -> None:
+    from oncology.models import FollowUp, LabResult
+
+    url = _case_url(case)
+    with CaptureQueriesContext(connection) as small:
+        assert member_client.get(url).status_code == 200
+    for day in range(1, 21):
+        LabResult.objects.create(
+            patient=world.patient,
+            code="718-7",
+            value=120 + day,
+            unit="g/L",
+            collected_on=dt.date(2021, 4, day),
+        )
+        FollowUp.objects.create(
+            patient=world.patient,
+            visit_date=dt.date(2021, 5, day),
+            disease_status="stable",
+            ecog=1,
+        )
+    with CaptureQueriesContext(connection) as large:
+        assert member_client.get(url).status_code == 200
+    assert len(large.captured_queries) == len(small.captured_queries)
