@@ -357,7 +357,7 @@ def _comparison_markdown(checks: dict[str, Any]) -> list[str]:
         )
         + f"; standardised order {' > '.join(c['order'])}. Differences against the "
         "reference (`iptw_rmst_difference`, 200 bootstrap replicates; with randomised arms "
-        "the Kaplan–Meier difference): "
+        "the propensity weights only correct chance imbalance): "
         + "; ".join(
             f"{p['a']} - {p['b']} {p['standardised']:.0f} days (reference {p['reference']:.0f}, "
             f"{p['lower']:.0f} to {p['upper']:.0f})"
