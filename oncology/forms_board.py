@@ -103,9 +103,20 @@ class DecisionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
-    def __init__(self, *args: Any, user: User, options: list[str], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, user: User, options: list[str], people: Any = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.set_options(options)
+        # The people who may have been there (the meeting's attendees and the patient's care
+        # teams, from the view), not every account of the hospital.
+        self.fields["attendees"].queryset = (  # type: ignore[attr-defined]
+            _people(user) if people is None else people
+        )
+
+    def set_options(self, options: list[str]) -> None:
+        # No option is preselected: the board's choice is made on purpose.
         self.fields["chosen_option"].choices = [  # type: ignore[attr-defined]
-            (o, "Other (describe in the plan)" if o == OTHER_OPTION else o) for o in options
+            ("", "Choose the option the board chose"),
+            *((o, "Other (describe in the plan)" if o == OTHER_OPTION else o) for o in options),
         ]
-        self.fields["attendees"].queryset = _people(user)  # type: ignore[attr-defined]

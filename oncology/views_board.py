@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -283,6 +284,20 @@ def _neighbours(user: User, case: BoardCase) -> tuple[BoardCase | None, BoardCas
     return (cases[i - 1] if i > 0 else None, cases[i + 1] if i + 1 < len(cases) else None)
 
 
+def _decision_people(case: BoardCase, draft: Any) -> Any:
+    """Who may be listed as present: the meeting's attendees, the patient's care teams and
+    whoever the draft already lists (the service checks they are the institution's)."""
+    who = Q(board_meetings=case.meeting) | Q(care_teams__patients=case.patient)
+    if draft is not None:
+        who |= Q(board_decisions=draft)
+    return (
+        User.objects.filter(who, institution_id=case.meeting.institution_id, is_active=True)
+        .exclude(role="integration")
+        .distinct()
+        .order_by("last_name", "first_name", "username")
+    )
+
+
 def _case_page(
     request: HttpRequest, case: BoardCase, form: DecisionForm | None = None, status: int = 200
 ) -> HttpResponse:
@@ -309,7 +324,9 @@ def _case_page(
             initial["attendees"] = list(draft.attendees.all())
             if draft.chosen_option not in options:
                 initial["chosen_option"] = board.OTHER_OPTION
-        form = DecisionForm(initial=initial, user=user, options=options)
+        form = DecisionForm(
+            initial=initial, user=user, options=options, people=_decision_people(case, draft)
+        )
     previous_case, next_case = _neighbours(user, case)
     checklist = selectors_board.checklists_for([patient])[patient.pk]
     return render(
@@ -386,7 +403,14 @@ def decision_save(request: HttpRequest, case_id: uuid.UUID) -> HttpResponse:
     # The posted prediction decides the options offered (the service verifies it is the
     # patient's); the form only checks shape, so accept any posted option and let it judge.
     posted = request.POST.get("chosen_option", "")
-    form = DecisionForm(request.POST, user=user, options=list({*options, posted} - {""}))
+    latest = selectors_board.decision_history(case=case)
+    draft = latest[0] if latest and latest[0].status == DecisionStatus.DRAFT else None
+    form = DecisionForm(
+        request.POST,
+        user=user,
+        options=list({*options, posted} - {""}),
+        people=_decision_people(case, draft),
+    )
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -403,9 +427,7 @@ def decision_save(request: HttpRequest, case_id: uuid.UUID) -> HttpResponse:
             messages.success(request, "Draft decision saved.")
             return redirect(_case_url(case, "decision"))
     _audit_case_view(request, case)
-    form.fields["chosen_option"].choices = [  # type: ignore[attr-defined]
-        (o, "Other (describe in the plan)" if o == board.OTHER_OPTION else o) for o in options
-    ]
+    form.set_options(options)
     return _case_page(request, case, form=form, status=400)
 
 

@@ -457,3 +457,18 @@ def test_the_case_page_query_count_does_not_grow_with_the_record(
     with CaptureQueriesContext(connection) as large:
         assert member_client.get(url).status_code == 200
     assert len(large.captured_queries) == len(small.captured_queries)
+
+
+def test_the_decision_form_chooses_nothing_by_default_and_lists_the_people_concerned(
+    world: World, member_client: Client, case: BoardCase
+) -> None:
+    form = member_client.get(_case_url(case)).context["form"]
+    assert form["chosen_option"].value() is None
+    assert form.fields["chosen_option"].choices[0] == ("", "Choose the option the board chose")
+    people = set(form.fields["attendees"].queryset)
+    assert people == {world.member, world.oncologist}  # not the outsider of another team
+    response = member_client.post(
+        _case_url(case, "board:decision-save"), {"plan": "p", "rationale": "r"}
+    )
+    assert response.status_code == 400
+    assert not BoardDecision.objects.exists()
