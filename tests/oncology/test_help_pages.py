@@ -32,68 +32,79 @@ def _mean(cell: str) -> float:
     return float(cell.split("±")[0])
 
 
+def _columns(markdown: str, first_header: str) -> list[dict[str, str]]:
+    """The rows of that table as header -> cell."""
+    lines = markdown.splitlines()
+    header_line = next(line for line in lines if line.startswith(f"| {first_header} |"))
+    header = [cell.strip() for cell in header_line.strip("|").split("|")]
+    return [dict(zip(header, row, strict=True)) for row in _table_rows(markdown, first_header)]
+
+
 def test_the_validation_numbers_are_those_of_docs_validation_md() -> None:
     text = (DOCS / "validation.md").read_text(encoding="utf-8")
-    rows = _table_rows(text, "Cohort | Model | n")
     in_docs = {
-        (r[0], r[1]): (
-            int(r[2]),
-            int(r[3]),
-            _mean(r[5]),
-            _mean(r[6]),
-            _mean(r[7]),
-            _mean(r[9]),
-            None if r[10] == "-" else float(r[10]),
+        (r["Cohort"], r["Model"]): (
+            int(r["n"]),
+            int(r["events"]),
+            _mean(r["Harrell C"]),
+            _mean(r["Uno C"]),
+            _mean(r["IBS"]),
+            _mean(r["IBS (KM)"]),
+            _mean(r["Cal@h"]),
+            None if r["Baseline C"] == "-" else float(r["Baseline C"]),
         )
-        for r in rows
+        for r in _columns(text, "Cohort | Model | n")
     }
-    quoted = {
-        (r.cohort, r.model): (
-            r.patients,
-            r.events,
-            r.harrell_c,
-            r.uno_c,
-            r.integrated_brier,
-            r.calibration_error,
-            r.baseline_c,
-        )
-        for r in help_evidence.VALIDATION
-    }
+    quoted = {(r.cohort, r.model): tuple(r[2:]) for r in help_evidence.VALIDATION}
     assert quoted == in_docs, "docs/validation.md changed: refresh oncology/help_evidence.py"
     external = {
-        r[0]: (float(r[1]), float(r[3]), float(r[5]), float(r[6]), float(r[7]))
-        for r in _table_rows(text, "Model | Harrell C")
-    }
-    assert {
-        r.model: (
-            r.harrell_c,
-            r.integrated_brier,
-            r.calibration_error,
-            r.predicted_5y,
-            r.observed_5y,
+        r["Model"]: (
+            float(r["Harrell C"]),
+            float(r["IBS"]),
+            float(r["Cal@5y"]),
+            float(r["mean predicted S(5y)"]),
+            float(r["Kaplan–Meier S(5y)"]),
         )
-        for r in help_evidence.EXTERNAL
-    } == external
+        for r in _columns(text, "Model | Harrell C")
+    }
+    assert {r.model: tuple(r[1:]) for r in help_evidence.EXTERNAL} == external
 
 
-def test_the_comparison_numbers_are_those_of_docs_outcomes_models_md() -> None:
-    text = " ".join((DOCS / "outcomes-models.md").read_text(encoding="utf-8").split())
+def test_the_comparison_numbers_are_those_of_docs_validation_md() -> None:
+    text = (DOCS / "validation.md").read_text(encoding="utf-8")
     e = help_evidence
-    interaction = re.search(
-        r"\| interaction \(default\) \| [^|]+ \| ([\d.]+) \| \+([\d.]+) \(([^)]+)\)", text
+    default = next(
+        r for r in _columns(text, "Method | Error (seed 0)") if "(default)" in r["Method"]
     )
-    assert interaction is not None
-    assert float(interaction.group(1)) == e.COMPARISON_ERROR_3Y
-    assert (float(interaction.group(2)), interaction.group(3)) == e.COMPARISON_WORST_BIAS
-    (_, a), (_, b), (_, c) = e.COVERAGE
-    assert f"{100 * a:.1f} %, {100 * b:.1f} % and {100 * c:.1f} %" in text
-    lo, hi = e.COVERAGE_PER_OPTION
-    assert f"per option {100 * lo:.1f}-{100 * hi:.1f} %" in text
-    assert f"36 months {e.BAND_WIDTH_36[0]:.2f}-{e.BAND_WIDTH_36[1]:.2f}" in text
-    assert f"survival is {e.GBSG2_BENEFIT} days" in text
+    assert float(default["Error (seed 0)"]) == e.COMPARISON_ERROR_3Y
+    assert float(default["Mean over seeds"]) == e.COMPARISON_ERROR_SEEDS
+    bias = re.fullmatch(r"\+([\d.]+) \((.+)\)", default["Worst bias (option)"])
+    assert bias is not None
+    assert (float(bias.group(1)), bias.group(2)) == e.COMPARISON_WORST_BIAS
+    assert "(goal <= 0.03)" in text
+    coverage = _columns(text, "Option | Coverage 12/36/60 months")
+    overall = next(r for r in coverage if r["Option"] == "all options")
+
+    def shares(cell: str) -> list[float]:
+        return [float(v.strip(" %")) / 100 for v in cell.split("/")]
+
+    assert list(zip((12, 36, 60), shares(overall["Coverage 12/36/60 months"]), strict=True)) == [
+        pytest.approx(c) for c in e.COVERAGE
+    ]
+    per_option = [
+        v for r in coverage if r is not overall for v in shares(r["Coverage 12/36/60 months"])
+    ]
+    assert (min(per_option), max(per_option)) == pytest.approx(e.COVERAGE_PER_OPTION)
+    width_36 = float(overall["Mean width 12/36/60 months"].split("/")[1])
+    assert width_36 == e.BAND_WIDTH_36
+    flat = " ".join(text.split())
+    assert f"**{e.GBSG2_BENEFIT} days**" in flat
     ref, low, high = e.GBSG2_REFERENCE
-    assert f"gives {ref} days, 95 % interval {low} to {high} days" in text
-    assert f"{100 * e.DOMAIN_FLAG_RATE:.1f}% of 6,000 new simulated patients" in text
+    assert f"{ref} days, 95 % interval {low} to {high}: inside" in flat
+    est, ref, low, high = e.COLON_DIFFERENCE
+    assert f"Lev+5FU - Obs {est} days (reference {ref}, {low} to {high})" in flat
+    domain = " ".join((DOCS / "outcomes-models.md").read_text(encoding="utf-8").split())
+    assert f"{100 * e.DOMAIN_FLAG_RATE:.1f}% of 6,000 new simulated patients" in domain
 
 
 @pytest.mark.django_db
