@@ -89,7 +89,8 @@ def test_the_command_trains_a_draft_with_artifact_snapshot_metrics_and_card() ->
     stored = outcome_artifact_load(model)
     assert stored.format == 3
     assert stored.domain is not None
-    assert stored.response is not None and stored.response_ensemble is not None
+    assert stored.response is not None
+    assert stored.response_ensemble is not None
     assert stored.support is not None
     assert set(stored.support.thresholds_) == set(model.options)
     assert model.metrics["response"]["available"]
