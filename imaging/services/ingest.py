@@ -206,8 +206,18 @@ def _delete_files(items: Iterable[_Pending]) -> None:
 
 def _known_uids(uids: list[str]) -> set[str]:
     """The SOP Instance UIDs among `uids` already stored or held (one query)."""
-    stored = Instance.objects.filter(sop_instance_uid__in=uids).values_list("sop_instance_uid")
-    held = HeldInstance.objects.filter(sop_instance_uid__in=uids).values_list("sop_instance_uid")
+    # order_by(): no ORDER BY inside the compound statement (SQLite, the embedded default,
+    # refuses one; the models have a default ordering).
+    stored = (
+        Instance.objects.filter(sop_instance_uid__in=uids)
+        .order_by()
+        .values_list("sop_instance_uid")
+    )
+    held = (
+        HeldInstance.objects.filter(sop_instance_uid__in=uids)
+        .order_by()
+        .values_list("sop_instance_uid")
+    )
     return {uid for (uid,) in stored.union(held)}
 
 
