@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from oncology.outcomes.closed_loop import HorizonCalibration
 
 # plotly.js injects maplibre's stylesheet (map traces, unused here) with a <style> element,
-# which the CSP refuses, unless an element with this id exists: the pages carry an empty one.
+# which the CSP refuses, unless an element with this id exists: templates/_plotly.html has it.
 # tests/oncology/test_outcome_pages.py checks it against the bundle.
 PLOTLY_MAPLIBRE_STYLE_ID = "9f215cf04c5486422605d13261cb87401f4e7763b6296af81e98efbc0130da53"
 INK = "#1f2933"

@@ -26,7 +26,6 @@ from django.views.decorators.http import require_GET, require_POST
 from core.audit import audit_record
 from core.models import AuditAction, Role, User
 from oncology.figures_outcomes import (
-    PLOTLY_MAPLIBRE_STYLE_ID,
     closed_loop_figure,
     training_calibration_figure,
 )
@@ -320,7 +319,6 @@ def model_detail(request: HttpRequest, name: str, version: int) -> HttpResponse:
             "status_form": StatusForm(model=model) if can_change else None,
             "may_change_status": may_change_status(user),
             "closed_loop": _closed_loop(user, model),
-            "plotly_maplibre_style_id": PLOTLY_MAPLIBRE_STYLE_ID,
             "min_group": MIN_GROUP,
             "window_before": RECEIVED_WINDOW_BEFORE_DAYS,
             "window_after": RECEIVED_WINDOW_AFTER_DAYS,

@@ -180,6 +180,9 @@ def test_the_maplibre_marker_id_is_the_one_the_pinned_plotly_bundle_looks_for() 
 
     bundle = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_text()
     assert f'getElementById("{PLOTLY_MAPLIBRE_STYLE_ID}")' in bundle
+    # ...and the one include every plotted page uses carries it.
+    include = Path(__file__).resolve().parents[2] / "templates" / "_plotly.html"
+    assert f'id="{PLOTLY_MAPLIBRE_STYLE_ID}"' in include.read_text()
 
 
 # --- status change -----------------------------------------------------------------------------

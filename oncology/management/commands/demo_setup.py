@@ -6,7 +6,9 @@ the demo outcome model.
 Idempotent and fast on restart: the cohort is loaded only while the DEMO institution has no
 patients; the outcome model (oncology/demo/model.py: a Cox comparison on the simulated cohort
 with a small bootstrap ensemble, activated) is trained only while the demo has patients and no
-outcome model is active. Prints the demo logins on every run (from var/demo-credentials.txt,
+outcome model is active; synthetic past predictions (oncology/demo/predictions.py, for the
+model page's closed loop) and the demo tumour-board meeting (oncology/demo/board.py) are made
+once. Prints the demo logins on every run (from var/demo-credentials.txt,
 which only this command writes; see oncology/demo/setup.py).
 """
 
@@ -19,12 +21,15 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from oncology.demo.board import demo_board_create
 from oncology.demo.cohort import DEFAULT_PATIENTS, DEFAULT_SEED
 from oncology.demo.model import demo_model_train
+from oncology.demo.predictions import demo_past_predictions_create
 from oncology.demo.setup import (
     credentials_banner,
     demo_has_patients,
     demo_institution_ensure,
+    demo_integration_client_ensure,
     demo_users_ensure,
 )
 
@@ -75,4 +80,21 @@ class Command(BaseCommand):
                 )
             else:
                 self.stdout.write(f"Outcome model {model.name} v{model.version} already active.")
+            # Backdated synthetic predictions, so the model page's closed loop has numbers.
+            past = demo_past_predictions_create(
+                model=model,
+                institution=institution,
+                actor=demo_integration_client_ensure(institution)[0],
+            )
+            if past.created:
+                self.stdout.write(
+                    f"Stored {past.created} synthetic past predictions (dated at diagnosis)."
+                )
+        if demo_has_patients():
+            demo = demo_board_create()
+            if demo.created:
+                self.stdout.write(
+                    f"Created the demo tumour board with {len(demo.ready)} ready case(s)"
+                    + (" and one with missing items." if demo.missing else ".")
+                )
         self.stdout.write(credentials_banner(credentials))
