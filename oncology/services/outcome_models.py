@@ -483,6 +483,11 @@ def outcome_model_train(
         "horizon_source": report["horizon_source"],
         "mean": report["mean"],
         "sd": report["sd"],
+        # Each split's values (the model page shows them beside the mean).
+        "splits": [
+            {"split": s["split"], **{k: s.get(k) for k in evaluate.METRIC_NAMES}}
+            for s in report["splits"]
+        ],
         "response": response_info,
     }
     calibration = [

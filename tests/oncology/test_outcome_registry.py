@@ -78,6 +78,9 @@ def test_the_command_trains_a_draft_with_artifact_snapshot_metrics_and_card() ->
     assert 0.62 < model.metrics["mean"]["harrell_c"] < 0.85
     assert model.metrics["horizon"] == 60.0
     assert 0 < model.metrics["mean"]["integrated_brier"] < 0.25
+    # One split: its stored values are the mean the page shows beside them.
+    (split,) = model.metrics["splits"]
+    assert split["harrell_c"] == model.metrics["mean"]["harrell_c"]
     assert len(model.calibration) == 1
     point = model.calibration[0]
     assert abs(point["mean_predicted_survival"] - point["kaplan_meier_survival"]) < 0.1
