@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions
 from rest_framework.parsers import BaseParser, MultiPartParser
@@ -37,7 +38,12 @@ from imaging.services.ingest import (
     IngestBatch,
     IngestResult,
 )
-from imaging.services.zipfiles import UploadedDicom, dicom_ingest_upload, max_upload_bytes
+from imaging.services.zipfiles import (
+    UploadedDicom,
+    dicom_ingest_upload,
+    is_single_file,
+    max_upload_bytes,
+)
 from oncology.selectors import patient_get_for_write
 
 MAX_FILES_PER_REQUEST = settings.DATA_UPLOAD_MAX_NUMBER_FILES
@@ -94,7 +100,24 @@ def _raw_filename(request: Request) -> str:
 
 
 class DicomUploadView(APIView):
+    """Not wrapped in the request transaction (ATOMIC_REQUESTS): an upload of one plain file
+    is ingested in autocommit, where its instance row, series count and audit event are one
+    statement (or, for a new series or study, one transaction of the batch), committed before
+    the response, so the request saves BEGIN and COMMIT; anything else (many files, a zip)
+    runs in one transaction here, as every other request does."""
+
     parser_classes = [MultiPartParser, RawDicomParser]
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Any:
+        return transaction.non_atomic_requests(super().as_view(**initkwargs))
+
+    def handle_exception(self, exc: Exception) -> Response:
+        # DRF's exception handler marks the innermost atomic block for rollback. Without the
+        # request transaction that would be a caller's (a test's) block: give it its own. In
+        # autocommit with nothing written in it, this block sends nothing to the database.
+        with transaction.atomic():
+            return super().handle_exception(exc)
 
     @extend_schema(
         operation_id="patient_dicom_upload",
@@ -131,6 +154,16 @@ class DicomUploadView(APIView):
                     {"files": [f"At most {MAX_FILES_PER_REQUEST} files a request; send a zip."]}
                 )
             uploads = [UploadedDicom(name=f.name or "", file=f, size=f.size) for f in files]
+        if is_single_file(uploads):
+            # Autocommit: each write below is atomic on its own and carries its audit event.
+            results = self._ingest(user, patient, uploads)
+        else:
+            with transaction.atomic():
+                results = self._ingest(user, patient, uploads)
+        return Response(_result_body(results))
+
+    @staticmethod
+    def _ingest(user: User, patient: Any, uploads: list[UploadedDicom]) -> list[IngestResult]:
         results = dicom_ingest_upload(
             actor=user,
             institution=patient.institution,
@@ -146,7 +179,7 @@ class DicomUploadView(APIView):
                 patient_id=patient.pk,
                 institution_id=patient.institution_id,
             )
-        return Response(_result_body(results))
+        return results
 
 
 def _read_body(request: Request) -> bytes:

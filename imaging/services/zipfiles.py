@@ -92,6 +92,11 @@ def is_zip(name: str, head: bytes) -> bool:
     return head[:4] in _ZIP_MAGIC or name.lower().endswith(".zip")
 
 
+def is_single_file(parts: list[UploadedDicom]) -> bool:
+    """One uploaded part that is not a zip archive: one instance at most."""
+    return len(parts) == 1 and not is_zip(parts[0].name or "upload", _head(parts[0]))
+
+
 def _unsafe_name(name: str) -> str:
     """Why an entry name is refused (zip slip), or ""."""
     if "\x00" in name:
@@ -201,14 +206,16 @@ def dicom_ingest_upload(
     commit or roll back together, files included."""
     parts = list(files)
     # One plain file (an upload of one file a request): its audit event can be written by the
-    # statement that indexes it (IngestBatch's audit_in_statement).
-    single = len(parts) == 1 and not is_zip(parts[0].name or "upload", _head(parts[0]))
+    # statement that indexes it (IngestBatch's audit_in_statement), and outside a transaction
+    # (the API's one-file path) every index step carries its own event (audit_every=1).
+    single = is_single_file(parts)
     batch = IngestBatch(
         actor=actor,
         institution=institution,
         channel=channel,
         patient=patient,
         audit_in_statement=single,
+        audit_every=1 if single else None,
     )
     try:
         for part in parts:

@@ -223,6 +223,63 @@ def test_application_dicom_body_personas_and_bad_bodies(
     assert not Instance.objects.exists()
 
 
+def _media_files() -> list[Path]:
+    from django.conf import settings
+
+    root = Path(settings.MEDIA_ROOT)
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_one_file_upload_commits_without_a_request_transaction(
+    world: World, api_integration: APIClient, monkeypatch
+) -> None:
+    """One plain file: no BEGIN/COMMIT around the request; the instance, its count and its
+    audit event are one committed statement (a new series: one transaction of the batch, with
+    its event). Several files keep the request transaction. A failing statement leaves
+    nothing: no row, no event, no file."""
+    from imaging.services import ingest_sql
+
+    study, series = generate_uid(), generate_uid()
+
+    def one() -> bytes:
+        return ct_bytes(patient_id=world.patient.mrn, study_uid=study, series_uid=series)
+
+    events = AuditEvent.objects.filter(patient_id=world.patient.pk, object_type="dicom_study")
+    assert _raw(api_integration, world, one()).json()["counts"]["stored"] == 1  # the ORM path
+    assert events.count() == 1
+    with CaptureQueriesContext(connection) as queries:
+        response = _raw(api_integration, world, one())
+    assert response.json()["counts"]["stored"] == 1
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert "BEGIN" not in sql, sql
+    assert "COMMIT" not in sql, sql
+    assert len(sql) == 3, sql  # token, patient access, the statement
+    assert events.count() == 2
+    assert Instance.objects.count() == 2
+
+    files = len(_media_files())
+
+    def broken(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(ingest_sql, "instance_insert_into_series", broken)
+    with pytest.raises(RuntimeError):
+        _raw(api_integration, world, one())
+    assert Instance.objects.count() == 2
+    assert events.count() == 2
+    assert len(_media_files()) == files
+
+    monkeypatch.undo()
+    two = [_file(f"{i}.dcm", ct_bytes(patient_id=world.patient.mrn)) for i in range(2)]
+    with CaptureQueriesContext(connection) as queries:
+        response = api_integration.post(_api_url(world), {"files": two}, format="multipart")
+    assert response.status_code == 200
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert sql.count("BEGIN") == 1
+    assert sql[-1] == "COMMIT"
+
+
 def test_a_zip_as_the_application_dicom_body_is_expanded(world, api_integration) -> None:
     entries = {f"{i}.dcm": ct_bytes(patient_id=world.patient.mrn) for i in range(2)}
     response = _raw(api_integration, world, zip_of(entries))
