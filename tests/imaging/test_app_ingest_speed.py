@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import time
 import uuid
 from pathlib import Path
 
@@ -164,7 +165,12 @@ def test_a_rejected_file_leaves_no_file_behind(institution, patient):
 def test_an_aborted_batch_deletes_the_files_it_was_writing(institution, patient):
     batch = IngestBatch(actor=None, institution=institution, channel="api", patient=patient)
     for _ in range(3):
-        batch.add("one.dcm", ct_bytes())  # buffered: written, not indexed
+        batch.add("one.dcm", ct_bytes())  # buffered: written (by the writer pool), not indexed
+    # The writes run in background threads: wait (bounded) until all three files exist, so
+    # abort has written files to delete, not only pending writes.
+    deadline = time.monotonic() + 10
+    while len(_stored_files()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert len(_stored_files()) == 3
     batch.abort()
     assert _stored_files() == []

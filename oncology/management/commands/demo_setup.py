@@ -6,9 +6,9 @@ the demo outcome model.
 Idempotent and fast on restart: the cohort is loaded only while the DEMO institution has no
 patients; the outcome model (oncology/demo/model.py: a Cox comparison on the simulated cohort
 with a small bootstrap ensemble, activated) is trained only while the demo has patients and no
-outcome model is active; synthetic past predictions (oncology/demo/predictions.py, for the
-model page's closed loop) and the demo tumour-board meeting (oncology/demo/board.py) are made
-once. Prints the demo logins on every run (from var/demo-credentials.txt,
+outcome model is active; with it, synthetic past predictions (oncology/demo/predictions.py,
+for the model page's closed loop) and the demo tumour-board meeting (oncology/demo/board.py)
+are made once. Prints the demo logins on every run (from var/demo-credentials.txt,
 which only this command writes; see oncology/demo/setup.py).
 """
 
@@ -48,7 +48,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-outcome-model",
             action="store_true",
-            help="Do not train the demo outcome model (predictions then need another model).",
+            help=(
+                "Do not train the demo outcome model, nor store its synthetic past predictions "
+                "or the demo tumour-board meeting."
+            ),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -90,7 +93,7 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"Stored {past.created} synthetic past predictions (dated at diagnosis)."
                 )
-        if demo_has_patients():
+            # The demo meeting's cases get this model's predictions when they are added.
             demo = demo_board_create()
             if demo.created:
                 self.stdout.write(
