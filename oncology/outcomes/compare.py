@@ -95,6 +95,12 @@ def component_penalty(options: Sequence[str], n_covariates: int) -> tuple[np.nda
     membership = np.array(
         [[float(c in parts) - float(c in ref) for c in names] for parts in map(set, comps[1:])]
     ).reshape(k - 1, len(names))
+    # A component in every option (surgery in "surgery" vs "surgery+radiotherapy") never
+    # differs from the reference: its column is all zero, its gamma has no data, and the fit
+    # does not converge. It carries no effect modification to share, so it is left out.
+    varies = np.any(membership != 0, axis=0)
+    names = [name for name, keep in zip(names, varies, strict=True) if keep]
+    membership = membership[:, varies]
     per_option = np.hstack([membership, np.eye(k - 1)])  # (k-1, components + k-1)
     n_main = d + k - 1
     n_prod = per_option.shape[1] * d

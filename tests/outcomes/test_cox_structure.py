@@ -102,3 +102,28 @@ def test_component_penalty_structure() -> None:
     np.testing.assert_array_equal(products[:d], np.hstack([-eye, eye, eye, 0 * eye]))
     np.testing.assert_array_equal(products[d:], np.hstack([0 * eye, eye, 0 * eye, eye]))
     assert penalizer[-1] > penalizer[d + 2] > 0  # deviations shrunk harder than components
+
+
+def test_a_component_every_option_shares_is_left_out_of_the_basis() -> None:
+    # surgery is in both options: it never differs from the reference, so only radiotherapy
+    # (and the option's own deviation) modify the covariate effects.
+    options = ["surgery", "surgery+radiotherapy"]
+    d = 3
+    basis, penalizer = component_penalty(options, d)
+    assert basis.shape == (d + 1 + d, d + 1 + d + d)  # one component block, one deviation
+    assert len(penalizer) == basis.shape[1]
+    products = basis[d + 1 :, d + 1 :]
+    np.testing.assert_array_equal(products, np.hstack([np.eye(d), np.eye(d)]))
+
+
+def test_a_comparison_of_options_sharing_a_component_fits() -> None:
+    from oncology.outcomes.compare import TreatmentComparison
+    from oncology.outcomes.simulate import feature_specs, simulate_cohort
+
+    frame = simulate_cohort(4000, seed=1).frame
+    frame = frame[frame["treatment"].isin(["surgery", "surgery+radiotherapy"])]
+    assert frame["treatment"].value_counts().min() >= 30
+    comparison = TreatmentComparison(feature_specs(), "treatment").fit(frame)
+    estimates = comparison.compare(frame.head(1), 60.0)
+    assert {e.option for e in estimates} == {"surgery", "surgery+radiotherapy"}
+    assert all(0.0 < e.survival[-1] < 1.0 for e in estimates)
