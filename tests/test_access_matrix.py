@@ -287,6 +287,27 @@ def _fixed(name: str) -> Callable[[World], str]:
     return lambda w: reverse(name)
 
 
+def _dicomweb(name: str, *levels: str) -> Callable[[World], str]:
+    """A DICOMweb route (tests/imaging/test_dicomweb_qido_wado.py) naming the UIDs of a stored
+    CT of the care team's patient: `levels` of "study", "series", "instance", "frames"."""
+
+    def build(w: World) -> str:
+        from tests.imaging.viewer_data import store_ct_with_structure_set
+
+        series = store_ct_with_structure_set(w.patient)
+        instance = series.instances.order_by("pk").first()
+        assert instance is not None
+        values = {
+            "study": ("study_uid", series.study.study_instance_uid),
+            "series": ("series_uid", series.series_instance_uid),
+            "instance": ("instance_uid", instance.sop_instance_uid),
+            "frames": ("frames", "1"),
+        }
+        return reverse(name, kwargs=dict(values[level] for level in levels))
+
+    return build
+
+
 PAGE_PATIENT = {"member": 200, "outsider": 404, "integration": 403, "anonymous": 302}
 PAGE_ANY_PERSON = {"member": 200, "outsider": 200, "integration": 403, "anonymous": 302}
 PAGE_NOT_CLINICIANS = {"member": 403, "outsider": 403, "integration": 403, "anonymous": 302}
@@ -442,11 +463,39 @@ MATRIX = [
         API_PATIENT,
     ),
     Row("api-dicom-upload", _patient("api-dicom-upload"), POST_ONLY_API),
-    Row("api-dicomweb-stow", _fixed("api-dicomweb-stow"), POST_ONLY_API),
+    # DICOMweb: POST is STOW-RS (integration clients); GET is QIDO-RS search (only the
+    # caller's visible patients, so 200 with an empty list outside) and WADO-RS retrieve
+    # (a study outside the care team or institution is 404).
+    Row("api-dicomweb-stow", _fixed("api-dicomweb-stow"), API_ANY_CLIENT),
+    Row("api-dicomweb-stow-study", _dicomweb("api-dicomweb-stow-study", "study"), API_PATIENT),
+    Row("api-dicomweb-series", _fixed("api-dicomweb-series"), API_ANY_CLIENT),
+    Row("api-dicomweb-instances", _fixed("api-dicomweb-instances"), API_ANY_CLIENT),
+    *[
+        Row(name, _dicomweb(name, "study"), API_ANY_CLIENT)  # searches
+        for name in ("api-dicomweb-study-series", "api-dicomweb-study-instances")
+    ],
     Row(
-        "api-dicomweb-stow-study",
-        lambda w: reverse("api-dicomweb-stow-study", kwargs={"study_uid": "1.2.3"}),
-        POST_ONLY_API,
+        "api-dicomweb-series-instances",
+        _dicomweb("api-dicomweb-series-instances", "study", "series"),
+        API_ANY_CLIENT,
+    ),
+    Row(
+        "api-dicomweb-study-metadata",
+        _dicomweb("api-dicomweb-study-metadata", "study"),
+        API_PATIENT,
+    ),
+    *[
+        Row(name, _dicomweb(name, "study", "series"), API_PATIENT)
+        for name in ("api-dicomweb-wado-series", "api-dicomweb-series-metadata")
+    ],
+    *[
+        Row(name, _dicomweb(name, "study", "series", "instance"), API_PATIENT)
+        for name in ("api-dicomweb-wado-instance", "api-dicomweb-instance-metadata")
+    ],
+    Row(
+        "api-dicomweb-frames",
+        _dicomweb("api-dicomweb-frames", "study", "series", "instance", "frames"),
+        API_PATIENT,
     ),
     # Research export (tests/imaging/test_app_export.py): oncologists and data managers of
     # the care team; an export is its requester's alone.

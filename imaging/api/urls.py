@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 
-from imaging.api import views_ingest, views_radiomics
+from imaging.api import views_dicomweb, views_ingest, views_radiomics
+from imaging.api.urls_dicomweb import STUDY_PATTERN, dicomweb_urlpatterns
 from imaging.api.urls_export import export_api_urlpatterns
 
 urlpatterns = [
@@ -9,12 +10,15 @@ urlpatterns = [
         views_ingest.DicomUploadView.as_view(),
         name="api-dicom-upload",
     ),
-    path("dicomweb/studies", views_ingest.StowRsView.as_view(), name="api-dicomweb-stow"),
+    # DICOMweb (docs/interop-dicomweb.md): one base URL for STOW-RS (POST), QIDO-RS and
+    # WADO-RS (GET). The two STOW routes keep their names; their views add the GET.
+    path("dicomweb/studies", views_dicomweb.StudiesView.as_view(), name="api-dicomweb-stow"),
     re_path(
-        r"^dicomweb/studies/(?P<study_uid>[0-9.]{1,64})$",
-        views_ingest.StowRsStudyView.as_view(),
+        rf"^dicomweb/studies/{STUDY_PATTERN}$",
+        views_dicomweb.StudyView.as_view(),
         name="api-dicomweb-stow-study",
     ),
+    *dicomweb_urlpatterns,
     # Radiomics (docs/radiomics-jobs.md)
     path(
         "patients/<uuid:public_id>/imaging/series/<uuid:series_id>/radiomics/",
