@@ -370,3 +370,46 @@ def test_dicomweb_client_searches_and_retrieves_through_the_live_server(world, l
     assert denied.value.response.status_code == 404
     viewed = AuditEvent.objects.filter(actor=world.member, action="view")
     assert set(viewed.values_list("patient_id", flat=True)) == {world.patient.pk}
+
+
+def test_frames_of_a_multiframe_instance_are_cut_at_the_frame_size(world, api_integration):
+    ds = pydicom.dcmread(io.BytesIO(ct_bytes(patient_id=world.patient.mrn)))
+    frame_size = ds.Rows * ds.Columns * 2
+    frames = [bytes([k]) * frame_size for k in (1, 2, 3)]  # each frame one byte value
+    ds.NumberOfFrames = 3
+    ds.PixelData = b"".join(frames)
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    assert stow(api_integration, [buf.getvalue()]).status_code == 200
+    instance = Instance.objects.get(sop_instance_uid=ds.SOPInstanceUID)
+    url = (
+        f"{BASE}/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}"
+        f"/instances/{ds.SOPInstanceUID}/frames/3,1"
+    )
+    response = api_integration.get(url)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith('multipart/related; type="application/octet-stream"')
+    assert parts_of(response) == [frames[2], frames[0]]
+    assert instance.frames == 3
+    assert api_integration.get(url.replace("3,1", "4")).status_code == 404
+    assert api_integration.get(url.replace("3,1", "0")).status_code == 400
+
+
+def test_frames_of_compressed_pixel_data_are_not_offered_yet(world, api_integration) -> None:
+    from pydicom.data import get_testdata_file
+
+    ds = pydicom.dcmread(get_testdata_file("MR_small_RLE.dcm"))  # RLE Lossless
+    ds.PatientID = world.patient.mrn
+    ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    assert stow(api_integration, [buf.getvalue()]).status_code == 200
+    instance_url = (
+        f"{BASE}/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}"
+        f"/instances/{ds.SOPInstanceUID}"
+    )
+    assert api_integration.get(f"{instance_url}/frames/1").status_code == 406
+    # The instance itself is retrieved as stored, still compressed.
+    (part,) = parts_of(api_integration.get(instance_url))
+    assert part == buf.getvalue()
