@@ -5,6 +5,7 @@ logs, so identifying values travel only in request bodies (POST /api/v1/patients
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import get_args
 
 import django_filters
@@ -35,14 +36,27 @@ class PatientFilter(django_filters.FilterSet):
         help_text="Tumour site group of any diagnosis, as oncology.clinical.icdo3 defines it.",
     )
     updated_since = django_filters.IsoDateTimeFilter(
-        field_name="updated_at",
-        lookup_expr="gte",
+        method="_changed_since",
         help_text="ISO 8601 date-time; patients whose record changed at or after it.",
     )
 
     class Meta:
         model = Patient
         fields: list[str] = []
+
+    def _changed_since(
+        self, queryset: QuerySet[Patient], name: str, value: dt.datetime
+    ) -> QuerySet[Patient]:
+        # ISO 8601 allows offsets up to +-23:59, PostgreSQL only +-15:59: compare in UTC. A
+        # moment before year 1 or after 9999 in UTC is before or after every record.
+        try:
+            since = value.astimezone(dt.UTC)
+        except OverflowError:
+            offset = value.utcoffset() or dt.timedelta(0)
+            if offset > dt.timedelta(0):
+                return queryset
+            return queryset.none()
+        return queryset.filter(updated_at__gte=since)
 
     def _with_primary_site(
         self, queryset: QuerySet[Patient], name: str, value: str

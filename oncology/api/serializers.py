@@ -9,7 +9,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from oncology.models import Diagnosis, Patient
-from oncology.services.payload import PatientRecordSerializer, StrictSerializer
+from oncology.services.payload import (
+    SECTION_SERIALIZERS,
+    PatientRecordSerializer,
+    StrictSerializer,
+)
 
 
 class PrimaryDiagnosisSerializer(serializers.ModelSerializer):
@@ -54,11 +58,31 @@ class PatientSummarySerializer(serializers.ModelSerializer):
         return PrimaryDiagnosisSerializer(diagnoses[0]).data if diagnoses else None
 
 
+def _section_out_serializer(section: str) -> type[StrictSerializer]:
+    # A sub-record entered on a page has no hospital-system key: its external_id reads back
+    # as null, although a write must send one.
+    base = SECTION_SERIALIZERS[section]
+    name = base.__name__.replace("ItemSerializer", "ItemOutSerializer")
+    external_id = serializers.CharField(max_length=100, allow_null=True, read_only=True)
+    return type(name, (base,), {"external_id": external_id})
+
+
+SECTION_OUT_SERIALIZERS = {
+    section: _section_out_serializer(section) for section in SECTION_SERIALIZERS
+}
+
+
 class PatientRecordOutSerializer(PatientRecordSerializer):
     """A stored record in the payload shape, with its public identifiers."""
 
     public_id = serializers.UUIDField(read_only=True)
     research_id = serializers.CharField(read_only=True)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for section, serializer in SECTION_OUT_SERIALIZERS.items():
+            fields[section] = serializer(many=True, required=False)
+        return fields
 
 
 class RecordResultSerializer(serializers.Serializer):
