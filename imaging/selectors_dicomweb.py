@@ -146,6 +146,8 @@ def _date_q(path: str, value: str) -> Q:
 
 
 def _key_q(level: str, key: MatchKey, value: str) -> Q:
+    if "\x00" in value or len(value) > 1024:
+        raise QidoError(f"{key.keyword} has a value we cannot match on.")
     prefix = _PREFIX[level][key.level]
     path = prefix + key.field
     if key.kind == "uid":
@@ -155,9 +157,12 @@ def _key_q(level: str, key: MatchKey, value: str) -> Q:
         return _date_q(path, value)
     if key.kind == "int":
         try:
-            return Q(**{path: int(value)})
+            number = int(value)
         except ValueError as exc:
             raise QidoError(f"{key.keyword} must be a whole number.") from exc
+        if not -(2**31) <= number < 2**31:  # IS is a 32-bit value; so is the column
+            raise QidoError(f"{key.keyword} is out of range.")
+        return Q(**{path: number})
     if key.kind == "modalities":
         modalities = [m.strip() for m in re.split(r"[,\\]", value) if m.strip()]
         study_ref = OuterRef(prefix + "pk") if prefix else OuterRef("pk")

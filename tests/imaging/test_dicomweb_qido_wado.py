@@ -145,9 +145,20 @@ def test_limit_offset_and_the_warning_for_more_results(stored, api_member) -> No
     assert "PatientName" in ignored["Warning"]  # not a matching key: ignored, said so
 
 
-def test_a_bad_date_is_400(stored, api_member) -> None:
-    response = api_member.get(f"{BASE}/studies", {"StudyDate": "2024-13"})
-    assert response.status_code == 400
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/studies", {"StudyDate": "2024-13"}),
+        ("/studies", {"StudyDate": "20241301"}),
+        ("/series", {"SeriesNumber": "one"}),
+        ("/series", {"SeriesNumber": str(2**40)}),  # past the column's range: not a 500
+        ("/studies", {"AccessionNumber": "A\x00"}),
+        ("/studies", {"limit": "-1"}),
+        ("/studies", {"offset": "x"}),
+    ],
+)
+def test_a_value_we_cannot_read_is_400(stored, api_member, path, params) -> None:
+    assert api_member.get(f"{BASE}{path}", params).status_code == 400
 
 
 def test_series_and_instance_searches(stored, api_member) -> None:
