@@ -450,6 +450,10 @@ MATRIX = [
     Row("api-prediction-detail", _prediction, API_PATIENT),
     Row("api-outcome-model-list", _fixed("api-outcome-model-list"), API_ANY_CLIENT),  # no PHI
     Row("api-outcome-model-detail", _outcome_model, API_ANY_CLIENT),
+    # FHIR (tests/oncology/test_fhir_api.py): the export follows the patient; the import is
+    # POST only (integration clients; a person gets 403, tested there).
+    Row("api-fhir-patient-everything", _patient("api-fhir-patient-everything"), API_PATIENT),
+    Row("api-fhir-import", _fixed("api-fhir-import"), POST_ONLY_API),
     # Registry pages (tests/oncology/test_outcome_pages.py): no patient data, every person; the
     # closed-loop section inside is aggregates of the institution's patients; status changes
     # are POST only, for oncologists and data managers.

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from oncology.api import outcomes, views
+from oncology.api import fhir, outcomes, views
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="api-me"),
@@ -25,5 +25,12 @@ urlpatterns = [
         "outcome-models/<uuid:model_id>/",
         outcomes.OutcomeModelDetailView.as_view(),
         name="api-outcome-model-detail",
+    ),
+    # FHIR R4 (mCODE): docs/interop-fhir.md
+    path("fhir/", fhir.FhirImportView.as_view(), name="api-fhir-import"),
+    path(
+        "fhir/Patient/<uuid:public_id>/$everything",
+        fhir.FhirPatientEverythingView.as_view(),
+        name="api-fhir-patient-everything",
     ),
 ]
