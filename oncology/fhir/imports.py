@@ -491,7 +491,7 @@ class _Mapper:
                     "target": sites[0].get("text", ""),
                     "total_dose_gy": _number(dose["value"]) if dose else None,
                     "fractions": _ext(res, c.EXT["fractions"]),
-                    "technique": _ext(res, c.EXT["technique"]) or "OTHER",
+                    "technique": _ext(res, c.EXT["technique"]),
                     "start_date": _date(period.get("start") or res.get("performedDateTime")),
                     "end_date": _date(period.get("end")),
                     "intent": intent,
@@ -538,19 +538,15 @@ class _Mapper:
             first = members[0][2]
             self.current = members[0][1]
             intent_cc = _ext(first, c.MCODE_INTENT_EXT)
-            dosage = (first.get("dosageInstruction") or [{}])[0]
-            bounds = ((dosage.get("timing") or {}).get("repeat") or {}).get("boundsPeriod") or {}
+            start, end = _medication_period(first)
             drugs = []
             for order, _i, res in members:
                 if order == -1:
                     continue
-                dose_and_rate = ((res.get("dosageInstruction") or [{}])[0].get("doseAndRate")) or [
-                    {}
-                ]
-                q = dose_and_rate[0].get("doseQuantity") or {}
+                q = _medication_dose(res)
                 drugs.append(
                     {
-                        "name": (res.get("medicationCodeableConcept") or {}).get("text", ""),
+                        "name": _medication_name(res),
                         "dose": _number(q["value"]) if "value" in q else None,
                         "unit": _quantity_unit(q) if q else "",
                     }
@@ -561,13 +557,13 @@ class _Mapper:
                 {
                     "external_id": key,
                     "diagnosis_external_id": self._diagnosis_ref(first, "reasonReference"),
-                    "regimen": _ext(first, c.EXT["regimen"])
-                    or (first.get("medicationCodeableConcept") or {}).get("text", ""),
-                    "category": _ext(first, c.EXT["category"]) or "chemotherapy",
+                    "regimen": _ext(first, c.EXT["regimen"]) or _medication_name(first),
+                    # No default: a category the sender does not state is an error.
+                    "category": _ext(first, c.EXT["category"]),
                     "drugs": drugs,
                     "cycles": _ext(first, c.EXT["cycles"]),
-                    "start_date": _date(bounds.get("start") or first.get("authoredOn")),
-                    "end_date": _date(bounds.get("end")),
+                    "start_date": start,
+                    "end_date": end,
                     "intent": _INTENT.get(_code(intent_cc, c.SNOMED) or "", "unknown")
                     if intent_cc
                     else "curative",
@@ -592,6 +588,32 @@ class _Mapper:
                 "attributed_to": _ext(res, c.EXT["attributed_to"]) or "unknown",
             },
         )
+
+
+def _medication_name(res: Mapping[str, Any]) -> str:
+    concept = res.get("medicationCodeableConcept") or {}
+    if concept.get("text"):
+        return str(concept["text"])
+    coding = (concept.get("coding") or [{}])[0]
+    return str(coding.get("display") or coding.get("code") or "")
+
+
+def _medication_dose(res: Mapping[str, Any]) -> dict[str, Any]:
+    """The dose of a MedicationRequest's first dosage instruction or a MedicationAdministration."""
+    if res["resourceType"] == "MedicationAdministration":
+        return dict((res.get("dosage") or {}).get("dose") or {})
+    dose_and_rate = (res.get("dosageInstruction") or [{}])[0].get("doseAndRate") or [{}]
+    return dict(dose_and_rate[0].get("doseQuantity") or {})
+
+
+def _medication_period(res: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    if res["resourceType"] == "MedicationAdministration":
+        period = res.get("effectivePeriod") or {}
+        start = period.get("start") or res.get("effectiveDateTime")
+        return _date(start), _date(period.get("end") or res.get("effectiveDateTime"))
+    dosage = (res.get("dosageInstruction") or [{}])[0]
+    bounds = ((dosage.get("timing") or {}).get("repeat") or {}).get("boundsPeriod") or {}
+    return _date(bounds.get("start") or res.get("authoredOn")), _date(bounds.get("end"))
 
 
 def bundle_to_records(bundle: Mapping[str, Any]) -> MappedBundle:

@@ -281,3 +281,118 @@ def test_demo_records_round_trip_through_fhir_into_another_institution(world):
         imported = {k: v for k, v in record_payload(copy_).items() if k not in ignored}
         assert imported == original, patient.mrn
     assert target_client_user.institution == target
+
+
+def _minimal_bundle(*, category: bool) -> dict[str, Any]:
+    """A Bundle as another system might write it: its own identifier systems, no OncoBoard
+    profiles, a MedicationAdministration rather than a MedicationRequest."""
+    subject = {"reference": "urn:uuid:5f0c6a52-1f7e-4a43-9c39-6d4b1c2a7e01"}
+    condition = "urn:uuid:5f0c6a52-1f7e-4a43-9c39-6d4b1c2a7e02"
+    administration: dict[str, Any] = {
+        "resourceType": "MedicationAdministration",
+        "identifier": [{"system": "urn:oid:1.2.3.4.5", "value": "adm-77"}],
+        "status": "completed",
+        "medicationCodeableConcept": {"coding": [{"display": "osimertinib"}]},
+        "subject": subject,
+        "effectivePeriod": {"start": "2023-05-02"},
+        "reasonReference": [{"reference": condition}],
+        "dosage": {"dose": {"value": 80, "unit": "mg"}},
+    }
+    if category:
+        administration["extension"] = [
+            {"url": codes.EXT["category"], "valueCode": "targeted"},
+        ]
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": subject["reference"],
+                "resource": {
+                    "resourceType": "Patient",
+                    "identifier": [
+                        {
+                            "type": {
+                                "coding": [
+                                    {
+                                        "system": "http://terminology.hl7.org/CodeSystem/v2-0203",
+                                        "code": "MR",
+                                    }
+                                ]
+                            },
+                            "system": "urn:oid:1.2.3.4",
+                            "value": "EXT-42",
+                        }
+                    ],
+                    "name": [{"family": "Synthetic", "given": ["Bea"]}],
+                    "gender": "female",
+                    "birthDate": "1960-01-31",
+                },
+                "request": {"method": "POST", "url": "Patient"},
+            },
+            {
+                "fullUrl": condition,
+                "resource": {
+                    "resourceType": "Condition",
+                    "identifier": [{"system": "urn:oid:1.2.3.4.6", "value": "dx-9"}],
+                    "extension": [
+                        {
+                            "url": codes.MCODE_HISTOLOGY_EXT,
+                            "valueCodeableConcept": {
+                                "coding": [{"system": codes.ICDO3, "code": "8140/3"}]
+                            },
+                        }
+                    ],
+                    "code": {"coding": [{"system": codes.ICD10, "code": "C34.1"}]},
+                    "bodySite": [{"coding": [{"system": codes.ICDO3, "code": "C34.1"}]}],
+                    "subject": subject,
+                    "onsetDateTime": "2023-02-14",
+                },
+                "request": {"method": "POST", "url": "Condition"},
+            },
+            {
+                "fullUrl": "urn:uuid:5f0c6a52-1f7e-4a43-9c39-6d4b1c2a7e03",
+                "resource": administration,
+                "request": {"method": "POST", "url": "MedicationAdministration"},
+            },
+        ],
+    }
+
+
+def test_a_bundle_from_another_system_maps_by_its_own_identifiers(world, api_integration):
+    response = _post(api_integration, _minimal_bundle(category=True))
+
+    assert response.status_code == 200, response.content
+    patient = Patient.objects.get(mrn="EXT-42")
+    assert (patient.given_name, patient.sex, str(patient.birth_date)) == (
+        "Bea",
+        "female",
+        "1960-01-31",
+    )
+    diagnosis = patient.diagnoses.get()
+    assert (diagnosis.external_id, diagnosis.primary_site, diagnosis.morphology) == (
+        "urn:oid:1.2.3.4.6|dx-9",
+        "C34.1",
+        "8140/3",
+    )
+    therapy = patient.systemic_therapies.get()
+    assert therapy.external_id == "urn:oid:1.2.3.4.5|adm-77"
+    assert therapy.diagnosis == diagnosis
+    assert therapy.drugs == [{"name": "osimertinib", "dose": 80.0, "unit": "mg"}]
+    assert (therapy.category, str(therapy.start_date)) == ("targeted", "2023-05-02")
+    assert _post(api_integration, _minimal_bundle(category=True)).json()["summary"] == {
+        "created": 0,
+        "updated": 0,
+        "unchanged": 1,
+    }
+
+
+def test_a_value_the_record_needs_and_fhir_leaves_out_is_an_error_not_a_guess(
+    world, api_integration
+):
+    response = _post(api_integration, _minimal_bundle(category=False))
+
+    assert response.status_code == 400
+    issues = {i["expression"][0]: i["diagnostics"] for i in response.json()["issue"]}
+    assert list(issues) == ["entry[2].resource (systemic_therapies.category)"]
+    assert not Patient.objects.filter(mrn="EXT-42").exists()
