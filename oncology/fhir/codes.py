@@ -39,7 +39,7 @@ def identifier_system(section: str) -> str:
     return f"{LOCAL}/id/{section}"
 
 
-# --- mCODE profiles (STU3, http://hl7.org/fhir/us/mcode) ----------------------------------------
+# --- mCODE profiles (canonical URLs of STU3 and STU4, http://hl7.org/fhir/us/mcode) -----------
 MCODE = "http://hl7.org/fhir/us/mcode/StructureDefinition"
 PROFILES = {
     "patient": f"{MCODE}/mcode-cancer-patient",
@@ -83,12 +83,12 @@ TNM_PROFILE = {
 }
 # Staging system: TNM 8th edition (UICC/AJCC 8th edition share the categories used here).
 TNM_METHOD = (SNOMED, "897275008", "AJCC Cancer Staging Manual, 8th edition")
-GRADE_LOINC = ("21858-4", "Grade Cancer")
+GRADE_LOINC = ("33732-9", "Histology grade [Identifier] in Cancer specimen")
 ECOG_LOINC = ("89247-1", "ECOG Performance Status score")
 SMOKING_LOINC = ("72166-2", "Tobacco smoking status")
 PACK_YEARS_LOINC = ("8664-5", "Cigarettes smoked total (pack per year) - Reported")
 VITAL_STATUS_LOINC = ("75186-7", "Vital status")
-DISEASE_STATUS_LOINC = ("97509-4", "Cancer disease status")
+DISEASE_STATUS_LOINC = ("97509-4", "Cancer disease progression")
 WEIGHT_LOINC = ("29463-7", "Body weight")
 HEIGHT_LOINC = ("8302-2", "Body height")
 TMB_LOINC = ("94076-7", "Mutations/Megabase [# Ratio] in Tumor")
@@ -189,7 +189,6 @@ EXT = {
     "drug_index": local_extension("regimen-drug-index"),
     "ctcae_grade": local_extension("ctcae-grade"),
     "attributed_to": local_extension("attributed-to"),
-    "last_contact": local_extension("last-contact-date"),
 }
 
 # Local code systems.
@@ -200,6 +199,5 @@ CS = {
     "disease_event": local_system("disease-event-type"),
     "disease_event_code": local_system("observation"),
     "ctcae": local_system("ctcae-term"),
-    "measurement": local_system("body-measurement"),
 }
 DISEASE_EVENT_CODE = "disease-event"
