@@ -44,7 +44,6 @@ MCODE = "http://hl7.org/fhir/us/mcode/StructureDefinition"
 PROFILES = {
     "patient": f"{MCODE}/mcode-cancer-patient",
     "primary_cancer": f"{MCODE}/mcode-primary-cancer-condition",
-    "comorbidity": f"{MCODE}/mcode-comorbidities",
     "tnm_stage_group": f"{MCODE}/mcode-tnm-stage-group",
     "tnm_t": f"{MCODE}/mcode-tnm-primary-tumor-category",
     "tnm_n": f"{MCODE}/mcode-tnm-regional-nodes-category",
@@ -57,7 +56,6 @@ PROFILES = {
     "medication_request": f"{MCODE}/mcode-cancer-related-medication-request",
     "disease_status": f"{MCODE}/mcode-cancer-disease-status",
     "genomic_variant": f"{MCODE}/mcode-genomic-variant",
-    "genomics_report": f"{MCODE}/mcode-genomics-report",
 }
 MCODE_HISTOLOGY_EXT = f"{MCODE}/mcode-histology-morphology-behavior"
 MCODE_LATERALITY_EXT = f"{MCODE}/mcode-laterality-qualifier"

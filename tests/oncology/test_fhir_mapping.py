@@ -212,3 +212,49 @@ def test_resources_that_are_not_mapped_are_errors_not_silently_dropped() -> None
         f"entry[{n - 2}].resource.resourceType": ["Encounter is not imported."],
         f"entry[{n - 1}].resource.subject": ["Must reference a Patient in this Bundle."],
     }
+
+
+def test_every_code_of_the_map_is_documented() -> None:
+    # docs/interop-fhir.md is the code map integrators read; it must not drift from the data.
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "interop-fhir.md").read_text()
+    expected: list[str] = []
+    for table in (
+        codes.SMOKING_STATUS,
+        codes.VITAL_STATUS,
+        codes.LATERALITY,
+        codes.INTENT,
+        codes.DISEASE_STATUS,
+        codes.BIOMARKER_RESULT,
+        codes.TNM_LOINC,
+        codes.BIOMARKER_LOINC,
+    ):
+        expected.extend(code for code, _ in table.values())
+    expected.extend(codes.UCUM_CODE.values())
+    expected.extend(url.rsplit("/", 1)[1] for url in codes.EXT.values())
+    expected.extend(url.rsplit("/", 1)[1] for url in codes.CS.values())
+    expected.extend(url.rsplit("/", 1)[1] for url in codes.PROFILES.values())
+    for pair in (
+        codes.GRADE_LOINC,
+        codes.ECOG_LOINC,
+        codes.SMOKING_LOINC,
+        codes.PACK_YEARS_LOINC,
+        codes.VITAL_STATUS_LOINC,
+        codes.DISEASE_STATUS_LOINC,
+        codes.WEIGHT_LOINC,
+        codes.HEIGHT_LOINC,
+        codes.TMB_LOINC,
+        codes.MSI_LOINC,
+        codes.VARIANT_LOINC,
+        codes.GENE_STUDIED_LOINC,
+        codes.HGVS_C_LOINC,
+        codes.HGVS_P_LOINC,
+        codes.VAF_LOINC,
+        codes.TNM_METHOD[1:],
+        codes.SURGERY_CATEGORY[1:],
+        codes.RADIOTHERAPY_CODE[1:],
+    ):
+        expected.append(pair[0])
+    missing = [code for code in expected if code not in text]
+    assert missing == [], missing
