@@ -706,8 +706,12 @@ CSV_COLUMNS = (
 
 
 def _cell(text: str) -> str:
-    # A label starting with = + - @ would run as a formula in a spreadsheet (CSV injection).
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    # A label starting with = + - @ would run as a formula in a spreadsheet (CSV injection);
+    # a leading tab, carriage return or NUL can hide one from a reader that strips them. The
+    # writer's "\n" terminator leaves a bare "\r" unquoted, which readers take as a row break:
+    # a label is one line (DICOM LO allows no control characters), so it becomes a space.
+    cell = f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r", "\x00") else text
+    return cell.replace("\r", " ")
 
 
 def radiomics_csv(runs: Iterable[RadiomicsRun]) -> str:
