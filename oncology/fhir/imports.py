@@ -58,8 +58,8 @@ def parse_bundle(data: Any) -> tuple[dict[str, Any] | None, dict[str, list[str]]
     return bundle.model_dump(mode="json", exclude_none=True), {}
 
 
-def _codes(concept: Mapping[str, Any] | None) -> list[tuple[str, str]]:
-    if not concept:
+def _codes(concept: Any) -> list[tuple[str, str]]:
+    if not isinstance(concept, Mapping):
         return []
     return [(cd.get("system", ""), cd.get("code", "")) for cd in concept.get("coding", [])]
 
@@ -138,8 +138,10 @@ def _quantity_unit(q: Mapping[str, Any]) -> str:
     return _UNIT_FROM_UCUM.get(q.get("code", ""), q.get("code", ""))
 
 
-def _number(value: Any) -> float:
-    return float(value)
+def _number(value: Any) -> float | None:
+    """A quantity's value as a float; None when absent (the sync service then says which field
+    is missing)."""
+    return None if value is None else float(value)
 
 
 class _Mapper:
@@ -355,7 +357,9 @@ class _Mapper:
             record["smoking_status"] = _SMOKING.get(_code(value_cc, c.SNOMED) or "", "unknown")
             for comp in res.get("component", []):
                 if _code(comp.get("code"), c.LOINC) == c.PACK_YEARS_LOINC[0]:
-                    record["smoking_pack_years"] = _number(comp["valueQuantity"]["value"])
+                    record["smoking_pack_years"] = _number(
+                        (comp.get("valueQuantity") or {}).get("value")
+                    )
             return
         if loinc == c.VITAL_STATUS_LOINC[0]:
             record["vital_status"] = _VITAL.get(_code(value_cc, c.SNOMED) or "", "unknown")
@@ -381,7 +385,7 @@ class _Mapper:
                     i,
                 ),
             )
-            item[field_name] = _number(res["valueQuantity"]["value"])
+            item[field_name] = _number((res.get("valueQuantity") or {}).get("value"))
             return
         sections = {
             c.ECOG_LOINC[0]: "performance_statuses",
@@ -440,7 +444,7 @@ class _Mapper:
             value = None
             for comp in res.get("component", []):
                 if "valueQuantity" in comp:
-                    value = _number(comp["valueQuantity"]["value"])
+                    value = _number((comp.get("valueQuantity") or {}).get("value"))
             self._add(
                 record,
                 section,
@@ -454,7 +458,7 @@ class _Mapper:
                 },
             )
         else:
-            q = res["valueQuantity"]
+            q = res.get("valueQuantity") or {}
             self._add(
                 record,
                 section,
@@ -489,7 +493,7 @@ class _Mapper:
                     "external_id": ext,
                     "diagnosis_external_id": dx,
                     "target": sites[0].get("text", ""),
-                    "total_dose_gy": _number(dose["value"]) if dose else None,
+                    "total_dose_gy": _number(dose.get("value")) if isinstance(dose, dict) else None,
                     "fractions": _ext(res, c.EXT["fractions"]),
                     "technique": _ext(res, c.EXT["technique"]),
                     "start_date": _date(period.get("start") or res.get("performedDateTime")),
@@ -532,6 +536,7 @@ class _Mapper:
                 self.error(i, "identifier", "A MedicationRequest needs an identifier.")
                 continue
             order = _ext(res, c.EXT["drug_index"])
+            order = order if isinstance(order, int) else None
             groups[(target, key)].append((order if order is not None else len(groups), i, res))
         for (target, key), members in groups.items():
             members.sort(key=lambda m: (m[0], m[1]))

@@ -258,3 +258,32 @@ def test_every_code_of_the_map_is_documented() -> None:
         expected.append(pair[0])
     missing = [code for code in expected if code not in text]
     assert missing == [], missing
+
+
+def test_a_resource_missing_any_element_is_mapped_or_refused_never_a_crash() -> None:
+    # Every exported resource with each of its elements removed in turn (and every extension
+    # with its value replaced by another type): the import maps it or names an error path.
+    record = next(p for p in _cohort() if p["radiotherapies"] and p["systemic_therapies"])
+    bundle = record_to_bundle(record, key="k")
+    for index, entry in enumerate(bundle["entry"]):
+        variants = []
+        for name in entry["resource"]:
+            if name != "resourceType":
+                changed = copy.deepcopy(entry["resource"])
+                del changed[name]
+                variants.append(changed)
+        if "extension" in entry["resource"]:
+            changed = copy.deepcopy(entry["resource"])
+            changed["extension"] = [
+                {"url": e["url"], "valueString": "x"} for e in changed["extension"]
+            ]
+            variants.append(changed)
+        for resource in variants:
+            trial = copy.deepcopy(bundle)
+            trial["entry"][index]["resource"] = resource
+            parsed, errors = parse_bundle(trial)
+            if parsed is None:
+                assert errors
+                continue
+            mapped = bundle_to_records(parsed)
+            assert mapped.errors or len(mapped.records) <= 1
