@@ -287,3 +287,16 @@ def test_a_resource_missing_any_element_is_mapped_or_refused_never_a_crash() -> 
                 continue
             mapped = bundle_to_records(parsed)
             assert mapped.errors or len(mapped.records) <= 1
+
+
+def test_a_delete_entry_is_refused_not_ignored() -> None:
+    bundle = record_to_bundle(lung_record(1), key="k")
+    bundle["type"] = "transaction"
+    bundle["entry"].append({"request": {"method": "DELETE", "url": "Observation/1"}})
+    parsed, errors = parse_bundle(bundle)
+    assert errors == {}
+    assert parsed is not None
+    n = len(bundle["entry"]) - 1
+    assert bundle_to_records(parsed).errors == {
+        f"entry[{n}].resource": ["Entry without a resource."]
+    }
