@@ -149,6 +149,10 @@ class GenomicReportSummarySerializer(serializers.ModelSerializer):
     genes = serializers.ListField(child=serializers.CharField(), read_only=True)
     # Plain text out ("" when the file declared none): one enum name per choice set.
     genome_build = serializers.CharField(read_only=True)
+    # "" when the report gives no MSI status (the schema's enum must allow it).
+    msi_status = serializers.ChoiceField(
+        choices=MsiStatus.choices, allow_blank=True, read_only=True
+    )
     diagnosis_external_id = serializers.CharField(
         source="diagnosis.external_id", read_only=True, allow_null=True, default=None
     )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from tests.conftest import World
+from tests.genomics.test_app_views import make_report
 
 
 def test_updated_since_with_an_offset_postgresql_rejects_is_a_filter_not_a_500(
@@ -39,3 +43,22 @@ def test_a_sub_record_entered_on_a_page_reads_back_with_a_null_external_id_the_s
     write = components["DiagnosesItemRequest"]
     assert "external_id" in write["required"]
     assert not write["properties"]["external_id"].get("nullable")
+
+
+def test_a_genomic_report_without_msi_status_reads_back_as_the_schema_allows(
+    world: World, api_integration: APIClient, settings: Any, tmp_path: Path
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    report = make_report(world)
+    url = f"/api/v1/patients/{world.patient.public_id}/genomic-reports/{report.public_id}/"
+    body = api_integration.get(url).json()
+    assert body["msi_status"] == ""
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    components = schema["components"]["schemas"]
+    refs = [
+        option["$ref"].rsplit("/", 1)[1]
+        for option in components["GenomicReportOut"]["properties"]["msi_status"]["oneOf"]
+    ]
+    allowed = {value for name in refs for value in components[name]["enum"]}
+    assert body["msi_status"] in allowed
+    assert {"MSI-H", "MSS"} <= allowed

@@ -14,6 +14,7 @@ status codes (400/401/403/404 are not annotated on every operation) are not fail
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -41,7 +42,8 @@ from tests.factories import (
     integration_client,
 )
 
-MAX_EXAMPLES = 15
+# CI default; FUZZ_EXAMPLES=<n> runs a deeper search locally (docs/reliability.md).
+MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 
 # Fixed ids, so generated path parameters can name real records some of the time.
 PATIENT_ID = uuid.UUID("6f1d2b9e-6a55-4f55-9d7e-0c2d5c9a1b01")

@@ -5,6 +5,7 @@ example of a test warms imports), derandomized so CI runs the same examples ever
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ from oncology.imports.cohort_csv import COLUMNS, parse_cohort_csv
 from oncology.services.sync import patient_records_bulk_upsert
 from tests.conftest import World
 
-MAX_EXAMPLES = 100
+# CI default; FUZZ_EXAMPLES=<n> runs a deeper search locally (docs/reliability.md).
+MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
 FUZZ = settings(
     max_examples=MAX_EXAMPLES,
     deadline=None,
