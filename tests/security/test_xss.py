@@ -30,6 +30,7 @@ from oncology.services import board
 from tests.conftest import World
 from tests.genomics.test_app_views import make_report
 from tests.oncology.board_data import case_for, meeting_for
+from tests.oncology.pdf_text import pdf_text
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = "<script>alert(1)</script>"
@@ -219,3 +220,26 @@ def test_an_unmatched_dicom_with_payload_names_renders_escaped_in_the_holding_qu
     response = client.get(reverse("imaging:queue"))
     assert response.status_code == 200
     _assert_escaped(response.content.decode(), "unmatched queue", shown=False)
+
+
+def test_the_board_report_pdf_takes_markup_in_every_text_as_plain_text(
+    world: World, member_client: Client
+) -> None:
+    meeting = meeting_for(world)
+    case = case_for(world, meeting)
+    board.decision_save(
+        user=world.oncologist,
+        case=case,
+        values={"chosen_option": "other", "plan": "Plan", "rationale": "Why"},
+    )
+    _poison(Meeting, Meeting.objects.filter(pk=meeting.pk))
+    _poison(BoardCase, BoardCase.objects.filter(pk=case.pk))
+    _poison(BoardDecision, BoardDecision.objects.filter(case=case))
+    _poison(Patient, Patient.objects.filter(pk=world.patient.pk))
+    response = member_client.get(reverse("board:case-report", kwargs={"case_id": case.public_id}))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    text = pdf_text(
+        b"".join(response.streaming_content) if response.streaming else response.content
+    )
+    assert "<script>alert(1)</script>" in text  # shown as the text it is
