@@ -22,8 +22,6 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import pandas as pd
 from django.db import transaction
 from django.utils import timezone
 
@@ -33,14 +31,18 @@ from oncology.models import Institution, Patient
 from oncology.models_outcomes import OutcomeModel, Prediction
 from oncology.services.outcome_features import MissingRequiredInputs, outcome_features_assemble
 from oncology.services.outcome_models import UNIT_PER_YEAR, outcome_artifact_load
-from oncology.services.outcome_predictions import inputs_sha256
+from oncology.services.outcome_predictions import (
+    CURVE_STEPS,
+    inputs_sha256,
+    prediction_frame,
+    rounded_list,
+)
 
 SYNTHETIC_NOTICE = "SYNTHETIC DEMO DATA - not real patients"
 BACKDATED_WARNING = (
     "Synthetic demo prediction, backdated to the patient's diagnosis to show how past "
     "predictions compare with what happened; no clinician made it."
 )
-CURVE_STEPS = 60  # as a live prediction's (oncology.services.outcome_predictions)
 ECOG_AT_DIAGNOSIS_DAYS = 30  # a performance status this close after diagnosis is baseline
 
 
@@ -60,21 +62,6 @@ def _ecog_at_diagnosis(patient: Patient, diagnosed: dt.date) -> float | None:
         .first()
     )
     return float(first.ecog) if first else None
-
-
-def _frame(model: OutcomeModel, values: dict[str, Any]) -> pd.DataFrame:
-    row = {}
-    for spec in model.feature_spec:
-        value = values.get(spec["name"])
-        if spec["kind"] == "categorical":
-            row[spec["name"]] = value
-        else:
-            row[spec["name"]] = np.nan if value is None else float(value)
-    return pd.DataFrame([row])
-
-
-def _rounded(values: np.ndarray, digits: int) -> list[float]:
-    return [round(float(v), digits) for v in values]
 
 
 def demo_past_predictions_create(
@@ -123,7 +110,7 @@ def demo_past_predictions_create(
                 if values["ecog"] is None:
                     refused += 1
                     continue
-            frame = _frame(model, values)
+            frame = prediction_frame(model, values)
             output: dict[str, Any] = {
                 "time_unit": model.time_unit,
                 "horizon": horizon,
@@ -153,8 +140,8 @@ def demo_past_predictions_create(
                     {
                         "option": est.option,
                         "training_patients": est.patients,
-                        "times": _rounded(est.times, 3),
-                        "survival": _rounded(est.survival, 5),
+                        "times": rounded_list(est.times, 3),
+                        "survival": rounded_list(est.survival, 5),
                         "rmst": round(est.rmst, 4),
                         "survival_1y": round(est.survival_at[float(at[0])], 5),
                         "survival_2y": round(est.survival_at[float(at[1])], 5),

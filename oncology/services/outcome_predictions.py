@@ -83,7 +83,7 @@ def _active_model(name: str | None) -> OutcomeModel:
     return models[0]
 
 
-def _frame(model: OutcomeModel, values: dict[str, Any]) -> pd.DataFrame:
+def prediction_frame(model: OutcomeModel, values: dict[str, Any]) -> pd.DataFrame:
     row = {}
     for spec in model.feature_spec:
         value = values.get(spec["name"])
@@ -111,7 +111,7 @@ def _domain_warnings(model: OutcomeModel, values: dict[str, Any], unseen: dict[s
     return warnings
 
 
-def _rounded(values: np.ndarray, digits: int = 5) -> list[float]:
+def rounded_list(values: np.ndarray, digits: int = 5) -> list[float]:
     return [round(float(v), digits) for v in values]
 
 
@@ -187,8 +187,8 @@ def _options(artifact: ModelArtifact, frame: pd.DataFrame, per_year: float) -> l
                 "option": est.option,
                 "training_patients": est.patients,
                 **applicability[est.option],
-                "times": _rounded(est.times, 3),
-                "survival": _rounded(est.survival),
+                "times": rounded_list(est.times, 3),
+                "survival": rounded_list(est.survival),
                 "rmst": round(est.rmst, 4),
                 "survival_1y": round(est.survival_at[float(at[0])], 5),
                 "survival_2y": round(est.survival_at[float(at[1])], 5),
@@ -214,8 +214,8 @@ def _bands_dict(result: Bands, *, source: str) -> dict[str, Any]:
         "level": result.level,
         "replicates": result.replicates,
         "method": "percentile bootstrap, resampled within each option",
-        "lower": {o: _rounded(v) for o, v in result.lower.items()},
-        "upper": {o: _rounded(v) for o, v in result.upper.items()},
+        "lower": {o: rounded_list(v) for o, v in result.lower.items()},
+        "upper": {o: rounded_list(v) for o, v in result.upper.items()},
         "rmst": {o: [round(lo, 4), round(hi, 4)] for o, (lo, hi) in result.rmst.items()},
         "rmst_difference": [
             {"option": a, "versus": b, "lower": round(lo, 4), "upper": round(hi, 4)}
@@ -320,7 +320,7 @@ def prediction_make(
     except ArtifactIntegrityError as exc:
         raise ModelUnusable("model", str(exc)) from exc
     comparison = artifact.comparison
-    frame = _frame(model, assembled.values)
+    frame = prediction_frame(model, assembled.values)
     per_year = UNIT_PER_YEAR[model.time_unit]
     horizon = 5 * per_year
     output: dict[str, Any] = {
@@ -401,7 +401,7 @@ def prediction_bands_compute(
     model = prediction.model
     artifact = outcome_artifact_load(model)
     comparison = artifact.comparison
-    frame = _frame(model, prediction.inputs)
+    frame = prediction_frame(model, prediction.inputs)
     horizon = float(prediction.output["horizon"])
     per_year = UNIT_PER_YEAR[model.time_unit]
     grid, at = _bands_times(horizon, per_year)
