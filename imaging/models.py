@@ -177,6 +177,7 @@ class MaskKind(models.TextChoices):
     NIFTI = "nifti", "Imported NIfTI"
     DRAWN = "drawn", "Drawn"
     SEED = "seed", "Semi-automatic (seed point)"
+    SCREENING = "screening", "Confirmed screening finding"
 
 
 class Mask(models.Model):
@@ -319,3 +320,12 @@ class ResearchExport(models.Model):
 
     def __str__(self) -> str:
         return f"research export {self.public_id}"
+
+
+from imaging.models_screening import (  # noqa: E402, F401
+    Finding,
+    LesionModel,
+    LesionPrediction,
+    ScreeningBatch,
+    ScreeningRun,
+)
