@@ -11,6 +11,7 @@ _SERIES = "patients/<uuid:public_id>/imaging/series/<uuid:series_id>/"
 viewer_urlpatterns = [
     path(_SERIES, views_viewer.viewer_page, name="viewer"),
     path(f"{_SERIES}meta.json", views_viewer.viewer_metadata, name="viewer-meta"),
+    path(f"{_SERIES}preview.png", views_viewer.viewer_preview, name="viewer-preview"),
     path(
         f"{_SERIES}slice/<str:axis>/<int:index>.png",
         views_viewer.viewer_slice,

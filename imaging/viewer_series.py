@@ -70,6 +70,35 @@ def series_volume(series: Series) -> Volume:
     return viewer.cached_volume(cache_dir(), volume_key(series), assemble)
 
 
+def middle_instance(series: Series) -> Instance | None:
+    """The instance that becomes the middle axial slice of the series' volume (index
+    ``count // 2`` in `volume_from_datasets`' order along the slice normal), found from the index
+    and one header, without reading pixel data; None for what the preview does not cover
+    (multi-frame objects, instances without Image Position (Patient), non-image series)."""
+    if series.modality in MASK_MODALITIES:
+        return None
+    instances = list(series.instances.order_by("pk"))
+    if not instances or any(i.frames != 1 or not i.image_position for i in instances):
+        return None
+    try:
+        header = read_instance(instances[0], pixels=False)
+        orientation = [float(v) for v in header.ImageOrientationPatient]
+        normal = np.cross(orientation[:3], orientation[3:])
+        instances.sort(key=lambda i: float(np.asarray(i.image_position, dtype=float) @ normal))
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return instances[len(instances) // 2]
+
+
+def preview_png(instance: Instance) -> bytes:
+    """The instance's slice rendered as the viewer renders an axial slice (default window of
+    its modality, square pixels), from its own file: what the page shows while the volume is
+    assembled. Raises VolumeAssemblyError when the instance cannot be shown."""
+    volume = volume_from_datasets([read_instance(instance)])
+    center, width = viewer.default_window(volume)
+    return viewer.render_slice_png(volume, "axial", 0, center, width)
+
+
 # After an ingest, series of at least this many voxels (16 slices of 512 x 512) get the prepare
 # job, so that the viewer's first open reads the disk cache; smaller ones assemble inline on
 # first open in well under the viewer's 300 ms (about 3 ms a 512 x 512 slice), and the many

@@ -360,6 +360,7 @@ MATRIX = [
     Row("imaging:queue-resolve", _unmatched_study, PAGE_NOT_CLINICIANS),
     Row("imaging:viewer", _viewer("imaging:viewer"), PAGE_PATIENT),
     Row("imaging:viewer-meta", _viewer("imaging:viewer-meta"), PAGE_PATIENT),
+    Row("imaging:viewer-preview", _viewer("imaging:viewer-preview"), PAGE_PATIENT),
     Row(
         "imaging:viewer-slice",
         _viewer("imaging:viewer-slice", axis="axial", index=0),

@@ -350,6 +350,26 @@
     setWindow(meta.window.center, meta.window.width);
   }
 
+  // While the volume is assembled (inline or by the prepare job) the page shows the middle
+  // axial slice rendered from its own instance file: the first image within tens of ms.
+  function loadPreview(then) {
+    var url = root.getAttribute("data-preview-url");
+    if (!url) { then(); return; }
+    var img = new Image();
+    img.onload = function () {
+      if (!meta && !root.hasAttribute("data-first-image-ms")) {
+        canvas.width = img.naturalWidth;
+        canvas.height = img.naturalHeight;
+        ctx.drawImage(img, 0, 0);
+        root.setAttribute("data-first-image-ms", String(Math.max(1, Math.round(performance.now()))));
+        root.setAttribute("data-preview", "shown");
+      }
+      then();
+    };
+    img.onerror = function () { then(); };
+    img.src = url;
+  }
+
   function loadMeta() {
     fetch(metaUrl, { credentials: "same-origin" })
       .then(function (r) {
@@ -738,5 +758,11 @@
   deleteEl.addEventListener("click", deleteMask);
   document.getElementById("viewer-import").addEventListener("click", importNifti);
 
-  loadMeta();
+  // One request at a time (SQLite): the preview first, then the metadata; otherwise both at once.
+  if (maxInflight > 1) {
+    loadPreview(function () {});
+    loadMeta();
+  } else {
+    loadPreview(loadMeta);
+  }
 })();

@@ -50,6 +50,10 @@ def _store(series: Series, ds: Dataset) -> Instance:
         sha256=hashlib.sha256(data).hexdigest(),
         size_bytes=len(data),
         transfer_syntax=str(ds.file_meta.TransferSyntaxUID),
+        # as ingest indexes it (imaging/services/dicom_read.py); the viewer's preview needs it
+        image_position=[float(v) for v in ds.ImagePositionPatient]
+        if "ImagePositionPatient" in ds
+        else None,
     )
 
 
