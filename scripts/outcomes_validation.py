@@ -490,7 +490,38 @@ def write_markdown(
         lines += _comparison_markdown(checks)
     if seconds is not None:
         lines += [f"Run time of the script: {seconds / 60:.1f} minutes.", ""]
-    out.write_text("\n".join(lines), encoding="utf-8")
+    lines += [END_MARKER, ""]
+    # other scripts and people append their own sections to the same file: read it only now,
+    # just before writing, so that what they wrote meanwhile is kept
+    existing = out.read_text(encoding="utf-8") if out.exists() else ""
+    out.write_text("\n".join(lines) + kept_after_own_part(existing), encoding="utf-8")
+
+
+END_MARKER = "<!-- end of outcome validation (scripts/outcomes_validation.py) -->"
+# headings of the sections this script writes (with any flag), told apart from others' sections
+OWN_HEADINGS = (
+    "## Against the goals",
+    "## External validation: trained on Rotterdam",
+    "## Treatment comparison",
+)
+
+
+def kept_after_own_part(existing: str) -> str:
+    """The part of ``existing`` that this script does not own: everything after the end
+    marker, or, in a file written before the marker existed, every ``## `` section whose
+    heading is not one of this script's (in its original order)."""
+    if END_MARKER in existing:
+        return existing.split(END_MARKER, 1)[1].lstrip("\n")
+    kept: list[str] = []
+    keep = False
+    for line in existing.splitlines(keepends=True):
+        if line.startswith("## "):
+            keep = not line.startswith(OWN_HEADINGS)
+        elif line.startswith("# "):
+            keep = False
+        if keep:
+            kept.append(line)
+    return "".join(kept)
 
 
 def main() -> int:
