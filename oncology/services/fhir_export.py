@@ -18,6 +18,7 @@ from oncology.models import RECORD_SECTIONS, Patient
 from oncology.models_board import BoardDecision, DecisionStatus
 from oncology.selectors import patient_get
 from oncology.services.payload import DIAGNOSIS_LINKED, record_payload
+from oncology.services.sync import web_item_id
 
 AUDIT_OBJECT = "patient_fhir"
 
@@ -68,7 +69,9 @@ def patient_fhir_bundle(*, user: User, public_id: uuid.UUID | str) -> dict[str, 
 
 def _with_item_ids(patient: Patient, record: dict[str, Any]) -> dict[str, Any]:
     """Give items entered without an external_id (in the web app) a stable identifier,
-    "oncoboard-<section>-<row id>", so every exported resource has one and references hold.
+    "oncoboard-<section>-<row id>" (sync.web_item_id), so every exported resource has one and
+    references hold; an import of it into this database updates that item (the sync service
+    matches the alias), it does not copy it.
 
     Comorbidities need none (their condition is their key). Diagnoses come first in
     RECORD_SECTIONS, so the sections that point at one find its identifier.
@@ -91,7 +94,7 @@ def _with_item_ids(patient: Patient, record: dict[str, Any]) -> dict[str, Any]:
         rows = model.objects.filter(patient=patient).values_list(*columns)  # type: ignore[attr-defined]
         for item, row in zip(items, rows, strict=True):
             if item["external_id"] is None:
-                item["external_id"] = f"oncoboard-{section}-{row[0]}"
+                item["external_id"] = web_item_id(section, row[0])
             if section == "diagnoses":
                 dx_ids[row[0]] = item["external_id"]
             if linked and item["diagnosis_external_id"] is None and row[1] is not None:

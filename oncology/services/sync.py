@@ -1,9 +1,11 @@
 """Idempotent upsert of whole patient records from hospital systems (the sync API, imports).
 
 A record is keyed by (institution, MRN); its sub-records by their `external_id` (comorbidities by
-their condition). Sending the same payload twice changes nothing the second time. What a
-payload leaves out is left alone: an absent patient field or section keeps its stored value, and
-stored sub-records missing from a section's list are kept (deletion is out of scope for sync v1).
+their condition); a sub-record entered in the web app (no external id) also by its alias
+"oncoboard-<section>-<id>" (web_item_id, what the FHIR export names it). Sending the same payload
+twice changes nothing the second time. What a payload leaves out is left alone: an absent patient
+field or section keeps its stored value, and stored sub-records missing from a section's list are
+kept (deletion is out of scope for sync v1).
 
 Each record is validated in full before anything is written (types by the payload serializers,
 codes, staging, ranges and cross-record dates by oncology.clinical against the merged record:
@@ -293,14 +295,19 @@ class _Batch:
             team_ids = None
 
         diagnosis_ext = {d["pk"]: d["external_id"] for d in stored_sections.get("diagnoses", [])}
+        # A diagnosis entered in the web app (no external id) is named by its export alias.
+        diagnosis_alias = {
+            web_item_id("diagnoses", pk): pk for pk, e in diagnosis_ext.items() if e is None
+        }
         known_diagnoses = {e for e in diagnosis_ext.values() if e is not None}
+        known_diagnoses.update(diagnosis_alias)
         known_diagnoses.update(d["external_id"] for d in data.get("diagnoses", []))
 
         for section in RECORD_SECTIONS:
             items = data.get(section)
             if items is None:
                 continue
-            by_key = {item_key(section, o): o for o in stored_sections.get(section, [])}
+            by_key = _stored_by_key(section, stored_sections.get(section, []))
             seen: set[Any] = set()
             seen_external: set[str] = set()
             stored_conditions = {
@@ -340,8 +347,14 @@ class _Batch:
                 if old is None:
                     creates.setdefault(section, []).append((values, ref))
                     continue
+                if key_name == "external_id" and old["external_id"] is None:
+                    # Matched by its alias: the item stays one entered in the web app.
+                    values["external_id"] = None
                 stored_ref = diagnosis_ext.get(old.get("diagnosis_id"))
-                if any(old[k] != v for k, v in values.items()) or stored_ref != ref:
+                same_ref = stored_ref == ref or (
+                    ref in diagnosis_alias and diagnosis_alias[ref] == old.get("diagnosis_id")
+                )
+                if any(old[k] != v for k, v in values.items()) or not same_ref:
                     updates.setdefault(section, []).append((old, values, ref))
             if section in creates or section in updates:
                 changed.append(section)
@@ -365,7 +378,10 @@ class _Batch:
             creates=creates,
             updates=updates,
             changed=changed,
-            stored_diagnoses={e: pk for pk, e in diagnosis_ext.items() if e is not None},
+            stored_diagnoses={
+                **diagnosis_alias,
+                **{e: pk for pk, e in diagnosis_ext.items() if e is not None},
+            },
         )
 
     def _team_ids(
@@ -413,7 +429,7 @@ class _Batch:
                 label = f"{section}[external_id={kept['external_id'] or kept['pk']}]"
                 before[section].append(values)
                 before_labels[section].append(label)
-                if item_key(section, kept) not in keys:
+                if _stored_key(section, kept) not in keys:
                     rows.append(values)
                     kept_labels[section].append(label)
             merged[section] = rows
@@ -568,6 +584,29 @@ _AUDIT_ACTION = {
     "updated": AuditAction.UPDATE,
     "unchanged": AuditAction.SYNC_UNCHANGED,
 }
+
+
+def web_item_id(section: str, pk: int) -> str:
+    """The identifier an item entered in the web app (no external id) is exported under
+    ("oncoboard-labs-42"), and by which a payload that carries it back matches that item."""
+    return f"oncoboard-{section}-{pk}"
+
+
+def _stored_key(section: str, item: Mapping[str, Any]) -> Any:
+    if section != "comorbidities" and item["external_id"] is None:
+        return web_item_id(section, item["pk"])
+    return item_key(section, item)
+
+
+def _stored_by_key(section: str, items: Iterable[StoredItem]) -> dict[Any, StoredItem]:
+    """Stored items by their key; an item without an external id also by its alias, which a
+    real external id of the same spelling outranks."""
+    items = list(items)
+    out = {_stored_key(section, o): o for o in items if o["external_id"] is None}
+    out.update({item_key(section, o): o for o in items if o["external_id"] is not None})
+    if section == "comorbidities":
+        out = {item_key(section, o): o for o in items}
+    return out
 
 
 def _error(index: int, errors: dict[str, list[str]], kind: ErrorKind = "invalid") -> RecordResult:
