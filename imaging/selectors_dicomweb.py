@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.http import Http404
+from pydicom.datadict import tag_for_keyword
 
 from core.audit import audit_record, audit_record_many
 from core.models import AuditAction, User
@@ -78,6 +79,19 @@ class QidoQuery:
     limit: int = MAX_RESULTS
     offset: int = 0
     ignored: list[str] = field(default_factory=list)  # parameters we do not match on
+    # includefield: tags (upper-case hex) asked for, or include_all for "all"
+    include: set[str] = field(default_factory=set)
+    include_all: bool = False
+
+
+def _include_tag(value: str) -> str:
+    """The tag ("00100020") an includefield value names (a keyword or 8 hex digits); "" when
+    it names no DICOM attribute."""
+    text = value.strip()
+    if re.fullmatch(r"[0-9A-Fa-f]{8}", text):
+        return text.upper()
+    tag = tag_for_keyword(text) if re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", text) else None
+    return f"{tag:08X}" if tag is not None else ""
 
 
 def qido_query_parse(params: Any, *, level: str) -> QidoQuery:
@@ -101,8 +115,21 @@ def qido_query_parse(params: Any, *, level: str) -> QidoQuery:
             else:
                 query.offset = number
             continue
+        if lowered == "includefield":
+            for value in values:
+                for part in re.split(r"[,\\]", value):
+                    if not part.strip():
+                        continue
+                    if part.strip().lower() == "all":
+                        query.include_all = True
+                        continue
+                    tag = _include_tag(part)
+                    if not tag:
+                        raise QidoError(f"includefield {part.strip()[:64]!r} is not an attribute.")
+                    query.include.add(tag)
+            continue
         if lowered in CONTROL_PARAMS:
-            continue  # every indexed attribute is returned; matching is exact or wildcard
+            continue  # fuzzymatching: matching is exact or wildcard
         match = _BY_NAME.get(lowered)
         if match is None or _LEVEL_RANK[match.level] > _LEVEL_RANK[level]:
             query.ignored.append(key)

@@ -8,13 +8,14 @@ from the indexed rows (no file is read); retrieve streams the stored files as th
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pydicom
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 from rest_framework import exceptions
 from rest_framework.request import Request
@@ -136,11 +137,72 @@ class _DicomwebMixin:
         return super().perform_content_negotiation(request, force=True)  # type: ignore[misc]
 
 
-def _search_response(request: Request, result: SearchResult, query: QidoQuery, build: Any):
+# What a search at each level can return beyond its own attributes (includefield): the
+# attributes of the levels above, from the row's parents. Each builder takes (row, base).
+_STUDY_COUNTS = {"00201206", "00201208"}  # counted per study search only
+_PARENTS: dict[str, list[Any]] = {
+    STUDY: [],
+    SERIES: [lambda row, base: study_json(row.study, base)],
+    INSTANCE: [
+        lambda row, base: series_json(row.series, base),
+        lambda row, base: study_json(row.series.study, base),
+    ],
+}
+_OWN: dict[str, Callable[[Any, str], dict[str, Any]]] = {
+    STUDY: study_json,
+    SERIES: series_json,
+    INSTANCE: instance_json,
+}
+# The tags of each level's own answer (study_json, series_json, instance_json build them).
+STUDY_TAGS = {
+    "00080020", "00080050", "00080061", "00081030", "00081190", "00100010", "00100020",
+    "00100030", "00100040", "0020000D", "00201206", "00201208",
+}  # fmt: skip
+SERIES_TAGS = {
+    "00080060", "0008103E", "00081190", "0020000D", "0020000E", "00200011", "00200052",
+    "00201209",
+}  # fmt: skip
+INSTANCE_TAGS = {
+    "00080016", "00080018", "00080060", "00081190", "00083002", "0020000D", "0020000E",
+    "00200013", "00280008", "00280010", "00280011",
+}  # fmt: skip
+# What includefield can ask of a search at each level: its own tags and the parents' ones.
+AVAILABLE_TAGS = {
+    STUDY: STUDY_TAGS,
+    SERIES: SERIES_TAGS | (STUDY_TAGS - _STUDY_COUNTS),
+    INSTANCE: INSTANCE_TAGS | SERIES_TAGS | (STUDY_TAGS - _STUDY_COUNTS),
+}
+
+
+def _search_json(level: str, row: Any, base: str, query: QidoQuery) -> dict[str, Any]:
+    """A match's DICOM JSON: its level's attributes, plus the attributes of the levels above
+    that includefield names (all of them for includefield=all), from the indexed rows."""
+    out = _OWN[level](row, base)
+    if not (query.include or query.include_all):
+        return out
+    for parent in _PARENTS[level]:
+        for tag, element in parent(row, base).items():
+            if tag in out or tag == "00081190" or tag in _STUDY_COUNTS:
+                continue
+            if query.include_all or tag in query.include:
+                out[tag] = element
+    return dict(sorted(out.items()))
+
+
+def _search_response(
+    request: Request, result: SearchResult, query: QidoQuery, level: str
+) -> Response:
     base = _base_url(request)
-    body = [build(row, base) for row in result.rows]
+    body = [_search_json(level, row, base, query) for row in result.rows]
     response = Response(body, content_type=DICOM_JSON)
     warnings = []
+    missing = sorted(query.include - AVAILABLE_TAGS[level])
+    if missing:
+        names = ", ".join(keyword_for_tag(int(tag, 16)) or tag for tag in missing)
+        warnings.append(
+            '299 OncoBoard "The following includefield attributes are not available and were '
+            f'not returned: {names}"'
+        )
     if query.ignored:
         warnings.append(
             '299 OncoBoard "The following parameters are not supported for matching and '
@@ -170,7 +232,8 @@ _QIDO_NOTE = (
     " Matching keys (keyword or tag): PatientID, StudyInstanceUID (list), StudyDate (date or "
     "range), AccessionNumber, StudyDescription, ModalitiesInStudy, SeriesInstanceUID, "
     "Modality, SeriesNumber, SeriesDescription, SOPInstanceUID, SOPClassUID, InstanceNumber; "
-    "`*` and `?` wildcards on text; limit, offset. Only studies of patients the caller may "
+    "`*` and `?` wildcards on text; limit, offset; includefield (keywords, tags or all) "
+    "adds the attributes of the levels above. Only studies of patients the caller may "
     "see are returned; one audit event per patient returned."
 )
 
@@ -178,7 +241,7 @@ _QIDO_NOTE = (
 def _qido_studies(request: Request) -> Response:
     user: User = request.user  # type: ignore[assignment]
     query = _parse(request, STUDY)
-    return _search_response(request, study_search(user=user, query=query), query, study_json)
+    return _search_response(request, study_search(user=user, query=query), query, STUDY)
 
 
 class StudiesView(_DicomwebMixin, StowRsView):
@@ -205,7 +268,7 @@ class StudySeriesSearchView(_DicomwebMixin, APIView):
         user: User = request.user  # type: ignore[assignment]
         query = _parse(request, SERIES)
         result = series_search(user=user, query=query, study_instance_uid=study_uid)
-        return _search_response(request, result, query, series_json)
+        return _search_response(request, result, query, SERIES)
 
 
 class InstanceSearchView(_DicomwebMixin, APIView):
@@ -228,7 +291,7 @@ class InstanceSearchView(_DicomwebMixin, APIView):
             study_instance_uid=study_uid,
             series_instance_uid=series_uid,
         )
-        return _search_response(request, result, query, instance_json)
+        return _search_response(request, result, query, INSTANCE)
 
 
 # --- WADO-RS -----------------------------------------------------------------------------

@@ -187,6 +187,59 @@ def test_series_and_instance_searches(stored, api_member) -> None:
     assert in_study[0]["00280010"] == {"vr": "US", "Value": [128]}  # CT_small is 128 x 128
 
 
+def test_includefield_adds_the_attributes_of_the_levels_above(world, stored, api_member) -> None:
+    # Without includefield a series answer holds series attributes only (and StudyInstanceUID).
+    (plain,) = qido(api_member, "/series", SeriesInstanceUID=stored.series_b).json()
+    assert "00100020" not in plain
+    assert "00080020" not in plain
+    response = qido(
+        api_member,
+        "/series",
+        SeriesInstanceUID=stored.series_b,
+        includefield="PatientID,00080020",
+    )
+    (series,) = response.json()
+    assert series["00100020"] == {"vr": "LO", "Value": [world.patient.mrn]}
+    assert series["00080020"] == {"vr": "DA", "Value": ["20250301"]}
+    assert "00080050" not in series  # AccessionNumber was not asked for
+    assert series["00081190"]["Value"][0].endswith(f"/series/{stored.series_b}")  # its own
+    assert "Warning" not in response
+
+    # includefield=all on instances: the series' and the study's attributes too.
+    (instance,) = qido(
+        api_member, f"/studies/{stored.study_b}/instances", includefield="all"
+    ).json()
+    assert instance["00080050"] == {"vr": "SH", "Value": ["ACC-2"]}  # AccessionNumber (study)
+    assert instance["00100020"]["Value"] == [world.patient.mrn]
+    assert instance["00201209"] == {"vr": "IS", "Value": [1]}  # series' instance count
+    assert instance["00080061"]["Value"] == ["CT"]  # ModalitiesInStudy
+    assert "00201206" not in instance  # study counts belong to study searches
+    assert instance["00081190"]["Value"][0].endswith(instance["00080018"]["Value"][0])
+
+    # Repeated includefield parameters add up; a study search returns all it has anyway.
+    (study,) = qido(api_member, "/studies", AccessionNumber="ACC-2", includefield="all").json()
+    (default,) = qido(api_member, "/studies", AccessionNumber="ACC-2").json()
+    assert study == default
+    response = api_member.get(
+        f"{BASE}/instances?SOPInstanceUID={instance['00080018']['Value'][0]}"
+        "&includefield=SeriesDescription&includefield=StudyTime",
+        HTTP_ACCEPT="application/dicom+json",
+    )
+    (one,) = response.json()
+    assert "0008103E" in one
+    assert "00100020" not in one
+    # An attribute that is not indexed is named in a warning, not invented.
+    assert "StudyTime" in response["Warning"]
+    assert "00080030" not in one
+
+
+@pytest.mark.parametrize("value", ["NoSuchKeyword", "0010002", "Patient ID"])
+def test_an_includefield_that_names_no_attribute_is_400(stored, api_member, value) -> None:
+    response = api_member.get(f"{BASE}/studies", {"includefield": value})
+    assert response.status_code == 400
+    assert "includefield" in response.json()["error"]["fields"]["query"][0]
+
+
 def test_a_search_writes_one_event_per_patient_returned(world, stored, api_member) -> None:
     before = AuditEvent.objects.count()
     qido(api_member, "/instances")  # 5 instances of one patient
@@ -354,6 +407,15 @@ def test_dicomweb_client_searches_and_retrieves_through_the_live_server(world, l
     assert [s[SERIES_UID]["Value"][0] for s in series] == [data.series_a1]
     found = client.search_for_instances(data.study_a, data.series_a1, limit=2)
     assert len(found) == 2
+    # includefield through dicomweb-client's `fields`
+    (b,) = client.search_for_series(
+        search_filters={"SeriesInstanceUID": data.series_b}, fields=["StudyDate", "PatientID"]
+    )
+    assert b["00080020"]["Value"] == ["20250301"]
+    assert b["00100020"]["Value"] == [world.patient.mrn]
+    every = client.search_for_instances(data.study_a, data.series_a2, fields=["all"])
+    assert every[0]["00080050"]["Value"] == ["ACC-1"]
+    assert every[0]["0008103E"]["vr"] == "LO"
 
     instance = Instance.objects.filter(series__series_instance_uid=data.series_b).get()
     ds = client.retrieve_instance(data.study_b, data.series_b, instance.sop_instance_uid)
