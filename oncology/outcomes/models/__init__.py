@@ -13,6 +13,7 @@ from oncology.outcomes.models.base import BreslowBaseline, SurvivalModel
 # kind -> (module, class)
 MODEL_KINDS: dict[str, tuple[str, str]] = {
     "cox": ("oncology.outcomes.models.cox", "CoxModel"),
+    "cox_tuned": ("oncology.outcomes.models.tuned", "TunedCoxModel"),
     "xgb": ("oncology.outcomes.models.xgb", "XGBCoxModel"),
     "neural": ("oncology.outcomes.models.neural", "NeuralCoxModel"),
 }

@@ -1,5 +1,7 @@
 """Cox proportional hazards through lifelines, with a small ridge penalty for stability.
 
+``l1_ratio`` (lifelines' elastic net: 0 ridge, the default; 1 lasso) mixes the penalty.
+
 ``penalizer`` is one ridge weight, or one per column of the fitted matrix. With ``basis`` (a
 matrix B, inputs x columns) the model is fitted on x @ B with the penalty on those
 coefficients gamma, and stores coef_ = B @ gamma, so the fitted model is still linear in the
@@ -55,6 +57,7 @@ class CoxModel(BreslowModel):
     # class defaults: artifacts pickled before these existed
     basis: np.ndarray | None = None
     splines: int = 0
+    l1_ratio: float = 0.0
     knots_: dict[int, np.ndarray] = {}  # noqa: RUF012 (read-only default)
 
     def __init__(
@@ -63,7 +66,10 @@ class CoxModel(BreslowModel):
         seed: int = 0,
         basis: np.ndarray | None = None,
         splines: int = 0,
+        l1_ratio: float = 0.0,
     ):
+        if not 0.0 <= l1_ratio <= 1.0:
+            raise ValueError("l1_ratio must lie between 0 (ridge) and 1 (lasso)")
         if splines and splines not in KNOT_QUANTILES:
             raise ValueError("splines must be 0 (linear) or 3, 4 or 5 knots")
         if splines and basis is not None:
@@ -72,6 +78,7 @@ class CoxModel(BreslowModel):
         self.seed = seed  # unused: the fit is deterministic
         self.basis = None if basis is None else np.asarray(basis, dtype=float)
         self.splines = splines
+        self.l1_ratio = l1_ratio
 
     def _expand(self, x: np.ndarray) -> np.ndarray:
         if not self.knots_:
@@ -116,7 +123,7 @@ class CoxModel(BreslowModel):
         frame = pd.DataFrame(z, columns=cols)
         frame["T"] = time
         frame["E"] = event.astype(int)
-        self.fitter_ = CoxPHFitter(penalizer=penalizer)
+        self.fitter_ = CoxPHFitter(penalizer=penalizer, l1_ratio=self.l1_ratio)
         if weights is None:
             self.fitter_.fit(frame, duration_col="T", event_col="E")
         else:
