@@ -32,6 +32,7 @@ JobHandler = Callable[[Job], dict[str, Any]]
 _HANDLERS: dict[str, JobHandler] = {}
 _BACKOFF_BASE_SECONDS: dict[str, float] = {}
 BACKOFF_MAX_SECONDS = 600
+UNSENT_GRACE_SECONDS = 60
 
 
 class JobError(Exception):
@@ -105,6 +106,9 @@ def job_send(job_id: int, countdown: float = 0) -> bool:
     try:
         run_job.apply_async(args=(job_id,), countdown=countdown)
     except Exception:  # kombu raises several families of connection errors
+        # No message exists: say so (enqueued_at empty), so that the reconciler sends it at
+        # its next run instead of waiting for a message that is not "overdue" yet.
+        Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(enqueued_at=None)
         logger.warning("broker unavailable; job %s stays queued for the reconciler", job_id)
         return False
     return True
@@ -218,7 +222,10 @@ def jobs_reconcile(*, resend_after_seconds: int = 300) -> dict[str, int]:
     # holds one, finds nothing to claim once the new attempt has started.
     resent = sum(job_send(job_id) for job_id in requeued_ids)
     stale_before = now - timedelta(seconds=resend_after_seconds)
-    never_sent_or_stale = Q(enqueued_at__isnull=True, created_at__lt=stale_before) | Q(
+    # enqueued_at empty: no message was sent (the broker was down), or the creating
+    # transaction's on-commit send is a moment away: wait UNSENT_GRACE_SECONDS for the latter.
+    unsent_before = now - timedelta(seconds=min(resend_after_seconds, UNSENT_GRACE_SECONDS))
+    never_sent_or_stale = Q(enqueued_at__isnull=True, created_at__lt=unsent_before) | Q(
         enqueued_at__lt=stale_before
     )
     stale = Job.objects.filter(never_sent_or_stale, status=JobStatus.QUEUED).exclude(

@@ -7,7 +7,9 @@ a second execution would leave a second row.
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 from core.audit import audit_record
@@ -36,3 +38,18 @@ def write_effect(job: Job) -> dict[str, Any]:
 def always_fail(job: Job) -> dict[str, Any]:
     audit_record(actor=None, action="create", object_type=EFFECT, object_id=job.public_id)
     raise JobError(f"planned failure on attempt {job.attempts}")
+
+
+@register_job_kind("it_effect_marked", backoff_base_seconds=0.5)
+def write_effect_marked(job: Job) -> dict[str, Any]:
+    """Like it_effect, sleeping payload["sleep"] seconds on every attempt; while it runs, the
+    file <payload["marks"]>/<pid> names the job, so a fault test can SIGKILL a pool process
+    that is busy with one (tests/integration/faults)."""
+    mark = Path(job.payload["marks"]) / str(os.getpid())
+    mark.write_text(str(job.pk))
+    try:
+        time.sleep(job.payload.get("sleep", 0))
+        audit_record(actor=None, action="create", object_type=EFFECT, object_id=job.public_id)
+    finally:
+        mark.unlink(missing_ok=True)
+    return {"written_by_attempt": job.attempts}
