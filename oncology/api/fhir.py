@@ -87,7 +87,11 @@ class FhirImportView(APIView):
             return _fhir_response(operation_outcome(result.errors), status=400)
         counts = Counter(p["status"] for p in result.patients)
         summary = {key: counts.get(key, 0) for key in ("created", "updated", "unchanged")}
-        return HttpResponse(
-            json.dumps({"summary": summary, "patients": result.patients}),
-            content_type="application/json",
-        )
+        body: dict[str, Any] = {"summary": summary, "patients": result.patients}
+        if result.warnings:
+            body["warnings"] = [
+                {"expression": path, "diagnostics": message}
+                for path, messages in result.warnings.items()
+                for message in messages
+            ]
+        return HttpResponse(json.dumps(body), content_type="application/json")

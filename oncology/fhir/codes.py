@@ -56,10 +56,16 @@ PROFILES = {
     "medication_request": f"{MCODE}/mcode-cancer-related-medication-request",
     "disease_status": f"{MCODE}/mcode-cancer-disease-status",
     "genomic_variant": f"{MCODE}/mcode-genomic-variant",
+    "secondary_cancer": f"{MCODE}/mcode-secondary-cancer-condition",
 }
 MCODE_HISTOLOGY_EXT = f"{MCODE}/mcode-histology-morphology-behavior"
 MCODE_LATERALITY_EXT = f"{MCODE}/mcode-laterality-qualifier"
 MCODE_INTENT_EXT = f"{MCODE}/mcode-procedure-intent"
+MCODE_RELATED_PRIMARY_EXT = f"{MCODE}/mcode-related-primary-cancer-condition"
+# A secondary cancer condition (a distant recurrence of the record): SNOMED CT's disorder, as
+# the record keeps no site of the metastasis. Import also knows one by ICD-10 C77-C79.
+SECONDARY_CANCER_CODE = ("128462008", "Secondary malignant neoplastic disease")
+SECONDARY_ICD10_PREFIXES = ("C77", "C78", "C79")
 
 # --- Observation codes (LOINC) -------------------------------------------------------------------
 # (diagnosis field) -> LOINC code, display

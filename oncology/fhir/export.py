@@ -97,9 +97,11 @@ def record_to_bundle(
     _patient_observations(b, record, subject)
 
     dx_url: dict[str, str] = {}
+    dx_by_ext: dict[str, Mapping[str, Any]] = {}
     for dx in record.get("diagnoses", []):
         ext = dx["external_id"]
         url = dx_url[ext] = b.url("Condition", ext)
+        dx_by_ext[ext] = dx
         b.add(url, _condition(dx, subject))
         _diagnosis_observations(b, dx, subject, url)
 
@@ -158,7 +160,12 @@ def record_to_bundle(
     for fu in record.get("follow_ups", []):
         b.add(b.url("FollowUp", fu["external_id"]), _follow_up(fu, subject))
     for ev in record.get("disease_events", []):
-        b.add(b.url("DiseaseEvent", ev["external_id"]), _disease_event(ev, subject, focus(ev)))
+        url = b.url("DiseaseEvent", ev["external_id"])
+        if ev["event_type"] == "distant_recurrence":
+            primary = dx_by_ext.get(ev.get("diagnosis_external_id") or "")
+            b.add(url, _secondary_cancer(ev, subject, focus(ev), primary))
+        else:
+            b.add(url, _disease_event(ev, subject, focus(ev)))
     for tx in record.get("toxicities", []):
         b.add(b.url("Toxicity", tx["external_id"]), _toxicity(tx, subject))
     for report in genomics:
@@ -503,6 +510,43 @@ def _disease_event(ev: Mapping[str, Any], subject: dict, focus: str | None) -> R
     }
     if focus:
         out["focus"] = [{"reference": focus}]
+    return out
+
+
+def _secondary_cancer(
+    ev: Mapping[str, Any],
+    subject: dict,
+    focus: str | None,
+    primary: Mapping[str, Any] | None,
+) -> Resource:
+    """A distant recurrence as an mCODE secondary cancer condition. The record keeps no site of
+    the metastasis (no bodySite); its histology is the primary's morphology with behaviour 6
+    (metastatic site, ICD-O-3)."""
+    extensions = []
+    if focus:
+        extensions.append(
+            {"url": c.MCODE_RELATED_PRIMARY_EXT, "valueReference": {"reference": focus}}
+        )
+    if primary:
+        morphology = primary["morphology"].rsplit("/", 1)[0] + "/6"
+        extensions.append(
+            {"url": c.MCODE_HISTOLOGY_EXT, "valueCodeableConcept": _concept(c.ICDO3, morphology)}
+        )
+    out: Resource = {
+        "resourceType": "Condition",
+        "meta": _profile("secondary_cancer"),
+        "identifier": _ident("disease_events", ev["external_id"]),
+        "verificationStatus": _concept(
+            "http://terminology.hl7.org/CodeSystem/condition-ver-status", "confirmed"
+        ),
+        "category": [_concept(c.CONDITION_CATEGORY, "problem-list-item")],
+        "code": _snomed({"x": c.SECONDARY_CANCER_CODE}, "x"),
+        "subject": subject,
+        "onsetDateTime": ev["event_date"],
+        "recordedDate": ev["event_date"],
+    }
+    if extensions:
+        out["extension"] = extensions
     return out
 
 

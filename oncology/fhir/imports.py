@@ -30,6 +30,8 @@ class MappedBundle:
     # index of each record -> section -> the entry index of each item, for error paths
     item_entries: list[dict[str, list[int]]] = field(default_factory=list)
     errors: dict[str, list[str]] = field(default_factory=dict)
+    # path -> what was read but not stored (the record has no place for it)
+    warnings: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _path(loc: tuple[Any, ...]) -> str:
@@ -148,6 +150,8 @@ class _Mapper:
     def __init__(self, bundle: Mapping[str, Any]) -> None:
         self.entries = bundle.get("entry", [])
         self.errors: dict[str, list[str]] = defaultdict(list)
+        self.warnings: dict[str, list[str]] = defaultdict(list)
+        self.secondaries: list[tuple[int, Resource]] = []  # mapped after every primary
         # reference string -> entry index
         self.index: dict[str, int] = {}
         for i, entry in enumerate(self.entries):
@@ -201,6 +205,10 @@ class _Mapper:
             for i, res in kinds.pop(rtype, []):
                 self.current = i
                 handler(i, res)
+            if rtype == "Condition":
+                for i, res in self.secondaries:
+                    self.current = i
+                    self._secondary_cancer(i, res)
         requests = kinds.pop("MedicationRequest", []) + kinds.pop("MedicationAdministration", [])
         self._medications(requests)
         for i, res in kinds.pop("AdverseEvent", []):
@@ -210,7 +218,7 @@ class _Mapper:
         for rtype, items in kinds.items():
             for i, _ in items:
                 self.error(i, "resourceType", f"{rtype} is not imported.")
-        out = MappedBundle(errors=dict(self.errors))
+        out = MappedBundle(errors=dict(self.errors), warnings=dict(self.warnings))
         for i, record in self.records.items():
             # Measurements were collected per external id.
             measurements = record.pop("_measurements")
@@ -277,6 +285,9 @@ class _Mapper:
                 item["diagnosed_on"] = _date(res["onsetDateTime"])
             self._add(record, "comorbidities", item, i)
             return
+        if _is_secondary_cancer(res):
+            self.secondaries.append((i, res))
+            return
         ext = _any_identifier(res, "diagnoses")
         if not ext:
             self.error(i, "identifier", "A Condition needs an identifier.")
@@ -315,6 +326,59 @@ class _Mapper:
             },
         )
         self.diagnosis_of[i] = ext
+
+    def _secondary_cancer(self, i: int, res: Resource) -> None:
+        """A secondary cancer condition is the record's distant recurrence: its onset is the
+        event's date, its related primary the event's diagnosis. The record keeps no site or
+        histology of a metastasis: those are read, not stored, and the answer says so."""
+        record = self.record_for(i, res)
+        if record is None:
+            return
+        ext = _any_identifier(res, "disease_events")
+        onset = _date(res.get("onsetDateTime") or res.get("recordedDate"))
+        if not ext:
+            self.error(i, "identifier", "A Condition needs an identifier.")
+        if not onset:
+            self.error(i, "onsetDateTime", "No onset date (see docs/interop-fhir.md).")
+        diagnosis = None
+        for k, e in enumerate(res.get("extension", [])):
+            if e.get("url") != c.MCODE_RELATED_PRIMARY_EXT:
+                continue
+            target = self.target(e.get("valueReference"))
+            if target not in self.diagnosis_of:
+                self.error(
+                    i,
+                    f"extension[{k}].valueReference",
+                    "Must reference a primary cancer Condition in this Bundle.",
+                )
+                return
+            diagnosis = self.diagnosis_of[target]
+        if not (ext and onset):
+            return
+        for k in range(len(res.get("bodySite", []))):
+            self.warnings[f"entry[{i}].resource.bodySite[{k}]"].append(
+                "Not stored: the record keeps no site of a metastasis."
+            )
+        primary = self._diagnosis_item(record, diagnosis)
+        own = primary["morphology"].rsplit("/", 1)[0] + "/6" if primary else None
+        for k, e in enumerate(res.get("extension", [])):
+            if (
+                e.get("url") == c.MCODE_HISTOLOGY_EXT
+                and _code(e.get("valueCodeableConcept"), c.ICDO3) != own
+            ):
+                self.warnings[f"entry[{i}].resource.extension[{k}]"].append(
+                    "Not stored: in the record a metastasis has its primary's histology (/6)."
+                )
+        self._add(
+            record,
+            "disease_events",
+            {
+                "external_id": ext,
+                "diagnosis_external_id": diagnosis,
+                "event_type": "distant_recurrence",
+                "event_date": onset,
+            },
+        )
 
     def _diagnosis_ref(self, res: Resource, where: str) -> str | None:
         refs = res.get(where) or []
@@ -593,6 +657,22 @@ class _Mapper:
                 "attributed_to": _ext(res, c.EXT["attributed_to"]) or "unknown",
             },
         )
+
+
+def _is_secondary_cancer(res: Mapping[str, Any]) -> bool:
+    """A Condition shaped as an mCODE secondary cancer condition: by its profile, its related
+    primary, its code (SNOMED CT 128462008, ICD-10 C77-C79) or a metastatic (/6) histology."""
+    if c.PROFILES["secondary_cancer"] in (res.get("meta") or {}).get("profile", []):
+        return True
+    if any(e.get("url") == c.MCODE_RELATED_PRIMARY_EXT for e in res.get("extension", [])):
+        return True
+    codes = _codes(res.get("code"))
+    if (c.SNOMED, c.SECONDARY_CANCER_CODE[0]) in codes:
+        return True
+    if any(s == c.ICD10 and code.startswith(c.SECONDARY_ICD10_PREFIXES) for s, code in codes):
+        return True
+    histology = _code(_ext(res, c.MCODE_HISTOLOGY_EXT), c.ICDO3)
+    return bool(histology and histology.endswith("/6"))
 
 
 def _medication_name(res: Mapping[str, Any]) -> str:

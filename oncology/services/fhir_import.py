@@ -32,6 +32,8 @@ class FhirImportResult:
     status: Literal["ok", "invalid", "forbidden", "conflict"]
     errors: dict[str, list[str]] = field(default_factory=dict)
     patients: list[dict[str, Any]] = field(default_factory=list)
+    # path -> what was read but not stored (a secondary cancer's body site): told, not refused
+    warnings: dict[str, list[str]] = field(default_factory=dict)
 
 
 def fhir_bundle_import(*, actor: User, data: Any) -> FhirImportResult:
@@ -71,6 +73,7 @@ def fhir_bundle_import(*, actor: User, data: Any) -> FhirImportResult:
             return FhirImportResult(status=kind, errors=out)  # type: ignore[arg-type]
     return FhirImportResult(
         status="ok",
+        warnings=mapped.warnings,
         patients=[
             {
                 "entry": mapped.patient_entries[r.index],
