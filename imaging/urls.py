@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from imaging import views_ingest, views_radiomics
+from imaging import views_ingest, views_radiomics, views_screening
 from imaging.urls_export import export_urlpatterns
 from imaging.urls_viewer import viewer_urlpatterns
 
@@ -35,4 +35,22 @@ urlpatterns = [
         name="radiomics-batch-csv",
     ),
     *export_urlpatterns,
+    # Lung screening (docs/screening.md)
+    path("screening/", views_screening.worklist_page, name="screening"),
+    path(
+        "screening/batches/<uuid:batch_id>/",
+        views_screening.batch_page,
+        name="screening-batch",
+    ),
+    path("screening/runs/<uuid:run_id>/", views_screening.run_page, name="screening-run"),
+    path(
+        "screening/findings/<uuid:finding_id>/review/",
+        views_screening.finding_review_page,
+        name="screening-finding-review",
+    ),
+    path(
+        "patients/<uuid:public_id>/imaging/series/<uuid:series_id>/findings.json",
+        views_screening.viewer_findings,
+        name="viewer-findings",
+    ),
 ]

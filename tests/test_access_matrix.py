@@ -164,6 +164,50 @@ def _fusion(name: str, **extra: object) -> Callable[[World], str]:
     return build
 
 
+def _screening(name: str) -> Callable[[World], str]:
+    """A finished screening run of the patient with one finding, and its batch."""
+
+    def build(w: World) -> str:
+        from imaging.models import Finding, ScreeningBatch, ScreeningRun
+        from tests.imaging.viewer_data import store_ct_with_structure_set
+
+        series = store_ct_with_structure_set(w.patient)
+        batch = ScreeningBatch.objects.create(institution=w.institution, settings_hash="0" * 64)
+        run = ScreeningRun.objects.create(
+            patient=w.patient, series=series, batch=batch, input_key="s" * 64, status="done"
+        )
+        finding = Finding.objects.create(
+            run=run,
+            rank=1,
+            score=0.9,
+            classical_score=0.9,
+            centre_voxel=[5, 10, 12],
+            centre_mm=[0.0, 0.0, 0.0],
+            diameter_mm=6.0,
+            volume_ml=0.1,
+            mean_hu=30.0,
+            nodule_type="solid",
+        )
+        batch_id = {"batch_id": batch.public_id}
+        run_id = {"run_id": run.public_id}
+        finding_id = {"finding_id": finding.public_id}
+        kwargs = {
+            "imaging:screening-batch": batch_id,
+            "api-screening-batch-detail": batch_id,
+            "imaging:screening-run": run_id,
+            "api-screening-run-detail": run_id,
+            "imaging:screening-finding-review": finding_id,
+            "api-screening-finding-review": finding_id,
+            "imaging:viewer-findings": {
+                "public_id": w.patient.public_id,
+                "series_id": series.public_id,
+            },
+        }[name]
+        return reverse(name, kwargs=kwargs)
+
+    return build
+
+
 def _mask_change(w: World) -> str:
     from imaging.viewer_series import series_masks
     from tests.imaging.viewer_data import store_ct_with_structure_set
@@ -422,6 +466,31 @@ MATRIX = [
         "imaging:viewer-fusion-slice",
         _fusion("imaging:viewer-fusion-slice", axis="axial", index=0),
         PAGE_PATIENT,
+    ),
+    # Lung screening (tests/imaging/test_screening_*.py): the worklist and batches are any
+    # person's of the institution (showing only visible patients' runs); a run follows its
+    # patient; review is POST only (clinicians; hospital systems get 403 there).
+    Row("imaging:screening", _fixed("imaging:screening"), PAGE_ANY_PERSON),
+    Row("imaging:screening-batch", _screening("imaging:screening-batch"), PAGE_ANY_PERSON),
+    Row("imaging:screening-run", _screening("imaging:screening-run"), PAGE_PATIENT),
+    Row(
+        "imaging:screening-finding-review",
+        _screening("imaging:screening-finding-review"),
+        POST_ONLY_PAGE,
+    ),
+    Row("imaging:viewer-findings", _screening("imaging:viewer-findings"), PAGE_PATIENT),
+    Row("api-screening-batch-list", _fixed("api-screening-batch-list"), API_ANY_CLIENT),
+    Row(
+        "api-screening-batch-detail",
+        _screening("api-screening-batch-detail"),
+        API_ANY_CLIENT,
+    ),
+    Row("api-screening-worklist", _fixed("api-screening-worklist"), API_ANY_CLIENT),
+    Row("api-screening-run-detail", _screening("api-screening-run-detail"), API_PATIENT),
+    Row(
+        "api-screening-finding-review",
+        _screening("api-screening-finding-review"),
+        POST_ONLY_API,
     ),
     Row("board:meeting-list", _board("board:meeting-list"), PAGE_ANY_PERSON),
     Row("board:meeting-create", _board("board:meeting-create"), PAGE_NOT_CLINICIANS),

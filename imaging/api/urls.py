@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from imaging.api import views_dicomweb, views_ingest, views_radiomics
+from imaging.api import views_dicomweb, views_ingest, views_radiomics, views_screening
 from imaging.api.urls_dicomweb import STUDY_PATTERN, dicomweb_urlpatterns
 from imaging.api.urls_export import export_api_urlpatterns
 
@@ -56,4 +56,26 @@ urlpatterns = [
         name="api-radiomics-batch-csv",
     ),
     *export_api_urlpatterns,
+    # Lung screening (docs/screening.md)
+    path(
+        "screening/batches/",
+        views_screening.BatchListView.as_view(),
+        name="api-screening-batch-list",
+    ),
+    path(
+        "screening/batches/<uuid:batch_id>/",
+        views_screening.BatchDetailView.as_view(),
+        name="api-screening-batch-detail",
+    ),
+    path("screening/runs/", views_screening.WorklistView.as_view(), name="api-screening-worklist"),
+    path(
+        "screening/runs/<uuid:run_id>/",
+        views_screening.RunDetailView.as_view(),
+        name="api-screening-run-detail",
+    ),
+    path(
+        "screening/findings/<uuid:finding_id>/review/",
+        views_screening.FindingReviewView.as_view(),
+        name="api-screening-finding-review",
+    ),
 ]

@@ -201,6 +201,34 @@ def mask_create_from_nifti(
     )
 
 
+def mask_create_from_finding(
+    *,
+    actor: User | None,
+    patient: Patient,
+    series: Series,
+    voxels: np.ndarray,
+    label: str,
+    parameters: Mapping[str, Any],
+) -> Mask:
+    """Store a confirmed screening finding's voxels (on this series' grid) as a mask of kind
+    "screening" (imaging/services/screening_review.py), so radiomics measures it like any
+    other mask. MaskInputError when the voxels are not on the series' current grid."""
+    _check_patient(patient, series)
+    volume_key, volume = _volume(series)
+    if tuple(voxels.shape) != tuple(volume.shape):
+        raise MaskInputError("the finding's voxels are not on this series' grid")
+    return _store_new(
+        actor=actor,
+        patient=patient,
+        series=series,
+        volume_key=volume_key,
+        voxels=np.ascontiguousarray(voxels, dtype=bool),
+        kind=MaskKind.SCREENING,
+        label=_clean_label(label, "Screening finding"),
+        parameters=parameters,
+    )
+
+
 @dataclass(frozen=True)
 class SeedParameters:
     """The viewer's seed tool: a voxel (z, y, x) and the region-growing settings.

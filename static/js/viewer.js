@@ -220,7 +220,8 @@
     root.setAttribute("data-rendered", rendered);
     // Fused display hook (static/js/viewer-fusion.js draws its overlay for this slice).
     root.dispatchEvent(new CustomEvent("viewer:draw", {
-      detail: { axis: axis, index: index[axis], width: dims.width, height: dims.height }
+      detail: { axis: axis, index: index[axis], width: dims.width, height: dims.height,
+        shape: meta.shape }
     }));
     sliceEl.textContent = axis.charAt(0).toUpperCase() + axis.slice(1) + " " +
       (index[axis] + 1) + " / " + dims.count;
@@ -410,6 +411,13 @@
   });
   root.querySelectorAll("[data-axis]").forEach(function (b) {
     b.addEventListener("click", function () { setAxis(b.getAttribute("data-axis")); });
+  });
+  // Screening findings (static/js/viewer-findings.js) jump to a slice: {axis, index}.
+  root.addEventListener("viewer:goto", function (e) {
+    if (!meta || !e.detail || !meta.axes[e.detail.axis]) { return; }
+    var count = meta.axes[e.detail.axis].count;
+    index[e.detail.axis] = Math.min(count - 1, Math.max(0, Math.round(e.detail.index)));
+    setAxis(e.detail.axis);
   });
 
   // Window/level: presets and drag (either button; right-drag avoids selecting text).
