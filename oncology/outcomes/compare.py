@@ -75,7 +75,9 @@ def option_components(options: Sequence[str]) -> list[list[str]]:
     return [sorted({part.strip() for part in str(o).split("+") if part.strip()}) for o in options]
 
 
-def component_penalty(options: Sequence[str], n_covariates: int) -> tuple[np.ndarray, np.ndarray]:
+def component_penalty(
+    options: Sequence[str], n_covariates: int, component: float = COMPONENT_PENALTY
+) -> tuple[np.ndarray, np.ndarray]:
     """Basis and ridge weights for the pooled Cox model's option x covariate products.
 
     In ``TreatmentComparison._design`` the products of option j carry beta_j, the difference
@@ -86,6 +88,8 @@ def component_penalty(options: Sequence[str], n_covariates: int) -> tuple[np.nda
     from the sum of its parts (delta) is shrunk hard. Combinations then borrow strength from
     the single modalities instead of each option estimating its own effect modification from
     its own patients. Covariates and option indicators keep the usual light penalty.
+    ``component`` is gamma's ridge weight (default COMPONENT_PENALTY; a comparison can choose
+    it by cross-validation, :func:`choose_component_penalty`).
     Returns (basis, penalizer) for :class:`~oncology.outcomes.models.cox.CoxModel`.
     """
     comps = option_components(options)
@@ -110,11 +114,76 @@ def component_penalty(options: Sequence[str], n_covariates: int) -> tuple[np.nda
     penalizer = np.concatenate(
         [
             np.full(n_main, MAIN_PENALTY),
-            np.full(len(names) * d, COMPONENT_PENALTY),
+            np.full(len(names) * d, component),
             np.full((k - 1) * d, DEVIATION_PENALTY),
         ]
     )
     return basis, penalizer
+
+
+COMPONENT_GRID = (0.02, 0.05, 0.2)
+
+
+def held_out_partial_likelihood(time: np.ndarray, event: np.ndarray, lp: np.ndarray) -> float:
+    """Cox partial log-likelihood (Breslow ties) of held-out rows under their predicted
+    log-hazards ``lp``, risk sets formed within those rows; per event."""
+    t = np.asarray(time, dtype=float)
+    e = np.asarray(event).astype(bool)
+    lp = np.asarray(lp, dtype=float)
+    order = np.argsort(-t, kind="stable")
+    # log of the sum of exp(lp) over rows with time >= t_i (cumulated from the longest time)
+    shift = float(lp.max())
+    tail = np.log(np.cumsum(np.exp(lp[order] - shift))) + shift
+    sorted_t = t[order]
+    # rows tied with t_i are in its risk set: take the cumulated sum at the last tied row
+    last = len(t) - 1 - np.searchsorted(sorted_t[::-1], t, side="left")
+    log_risk = tail[last]
+    if not e.any():
+        raise ComparisonError("a held-out fold without events")
+    return float(np.sum(lp[e] - log_risk[e]) / e.sum())
+
+
+def choose_component_penalty(
+    frame: pd.DataFrame,
+    specs: Sequence[FeatureSpec],
+    treatment: str,
+    time_col: str = "time",
+    event_col: str = "event",
+    grid: Sequence[float] = COMPONENT_GRID,
+    folds: int = 3,
+    seed: int = 0,
+) -> float:
+    """The ridge weight of the interaction model's treatment-component effect modification
+    with the best mean held-out partial likelihood over ``folds`` folds (stratified by option
+    and event), ties to the smaller weight. Uses the cohort's outcomes only (no truth)."""
+    rng = np.random.default_rng(seed)
+    strata = frame[treatment].astype(str) + "|" + frame[event_col].astype(str)
+    fold_of = np.empty(len(frame), dtype=int)
+    for value in np.unique(strata):
+        members = rng.permutation(np.flatnonzero(strata.to_numpy() == value))
+        fold_of[members] = np.arange(len(members)) % folds
+    scores = []
+    for weight in grid:
+        total = 0.0
+        for k in range(folds):
+            train, test = frame[fold_of != k], frame[fold_of == k]
+            tc = TreatmentComparison(
+                specs,
+                treatment,
+                min_patients=1,  # the cohort's own size check has been made; folds are smaller
+                model_params={"component_penalty": weight},
+                seed=seed,
+            ).fit(train.reset_index(drop=True), time_col, event_col)
+            labels = test[treatment].astype(str)
+            if not set(labels) <= set(tc.options_):
+                raise ComparisonError("an option is missing from a training fold")
+            codes = labels.map({o: i for i, o in enumerate(tc.options_)}).to_numpy()
+            lp = tc.pooled_.risk(tc._design(tc.encoder_.transform(test), codes))
+            total += held_out_partial_likelihood(
+                test[time_col].to_numpy(dtype=float), test[event_col].to_numpy(dtype=int), lp
+            )
+        scores.append(total / folds)
+    return float(grid[int(np.argmax(scores))])
 
 
 @dataclass
@@ -183,14 +252,24 @@ class TreatmentComparison:
         if self.method == "interaction":
             design = self._design(x, codes)
             params = dict(self.model_params)
+            component = params.pop("component_penalty", COMPONENT_PENALTY)
+            if component == "cv":
+                # chosen once on this cohort; stored so bootstrap refits reuse it (no CV each)
+                component = choose_component_penalty(
+                    frame, self.specs, self.treatment, time_col, event_col, seed=self.seed
+                )
+                self.model_params["component_penalty"] = component
             if self.model_kind == "cox" and "penalizer" not in params and "basis" not in params:
-                params["basis"], params["penalizer"] = component_penalty(self.options_, x.shape[1])
+                params["basis"], params["penalizer"] = component_penalty(
+                    self.options_, x.shape[1], float(component)
+                )
             model = make_model(self.model_kind, seed=self.seed, **params)
             self.pooled_ = model.fit(design, time, event, weights=self.weights_)
             return self
+        own = {k: v for k, v in self.model_params.items() if k != "component_penalty"}
         for i, option in enumerate(self.options_):
             mask = codes == i
-            model = make_model(self.model_kind, seed=self.seed, **self.model_params)
+            model = make_model(self.model_kind, seed=self.seed, **own)
             self.models_[option] = model.fit(
                 x[mask], time[mask], event[mask], weights=self.weights_[mask]
             )

@@ -29,6 +29,7 @@ METRIC_NAMES = (
     "integrated_brier",
     "brier_at_horizon",
     "calibration_error",
+    "calibration_noise",
     "integrated_brier_km",
 )
 
@@ -186,6 +187,7 @@ def evaluate_split(
             metrics.brier_scores(cens_t, cens_e, te_t, te_e, at_h, np.array([horizon]))[0]
         ),
         "calibration_error": metrics.calibration_error(te_t, te_e, at_h[:, 0], horizon),
+        "calibration_noise": metrics.calibration_noise(te_t, te_e, at_h[:, 0], horizon),
         "mean_predicted_survival_at_horizon": float(at_h.mean()),
         "km_survival_at_horizon": metrics.kaplan_meier(te_t, te_e, horizon),
     }

@@ -195,3 +195,44 @@ def calibration_error(
         observed = kaplan_meier(t[part], e[part], horizon)
         total += len(part) * abs(float(pred[part].mean()) - observed)
     return total / len(t)
+
+
+def _km_with_variance(time: np.ndarray, event: np.ndarray, at: float) -> tuple[float, float]:
+    """Kaplan–Meier S(at) and its Greenwood variance."""
+    surv, total = 1.0, 0.0
+    for u in np.unique(time[event]):
+        if u > at:
+            break
+        at_risk = float(np.sum(time >= u))
+        deaths = float(np.sum(event & (time == u)))
+        surv *= 1.0 - deaths / at_risk
+        if at_risk > deaths:
+            total += deaths / (at_risk * (at_risk - deaths))
+    return surv, surv * surv * total
+
+
+def calibration_noise(
+    time: np.ndarray,
+    event: np.ndarray,
+    predicted: np.ndarray,
+    horizon: float,
+    groups: int = 10,
+    min_group: int = 50,
+) -> float:
+    """What :func:`calibration_error` would be on average for a PERFECTLY calibrated model with
+    the same groups: the group-size weighted mean of E|N(0, se)| = se x sqrt(2 / pi), se the
+    Greenwood standard error of each group's Kaplan–Meier S(h). A calibration error near this
+    is Kaplan–Meier noise, not miscalibration."""
+    t, e = _arrays(time, event)
+    pred = np.asarray(predicted, dtype=float).ravel()
+    if len(pred) != len(t):
+        raise MetricError("predicted must have one value per patient")
+    if horizon >= t.max():
+        raise MetricError("the horizon must lie within the follow-up")
+    k = max(1, min(groups, len(t) // max(1, min_group)))
+    order = np.argsort(pred, kind="stable")
+    total = 0.0
+    for part in np.array_split(order, k):
+        _, variance = _km_with_variance(t[part], e[part], horizon)
+        total += len(part) * float(np.sqrt(variance * 2.0 / np.pi))
+    return total / len(t)

@@ -127,3 +127,13 @@ def test_undefined_metrics_raise() -> None:
         )
     with pytest.raises(metrics.MetricError, match="one value per patient"):
         metrics.harrell_c(np.array([1.0, 2.0]), np.array([1, 0]), np.array([1.0]))
+
+
+def test_calibration_noise_by_hand() -> None:
+    # one group; Kaplan–Meier at 3.5: S = 0.8 x 0.75 = 0.6, Greenwood sum 1/(5x4) + 1/(4x3)
+    time = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    event = np.array([1, 1, 0, 1, 0])
+    se = np.sqrt(0.36 * (1 / 20 + 1 / 12))
+    got = metrics.calibration_noise(time, event, np.full(5, 0.6), 3.5)
+    assert got == pytest.approx(se * np.sqrt(2 / np.pi))  # 0.1748
+    assert got == pytest.approx(0.174808, abs=1e-6)
