@@ -382,11 +382,12 @@ def _score(
     elongation: float,
     contrast: float,
     leak: float,
+    n_voxels: float = math.inf,
 ) -> float:
     """Classical ranking score, higher = more nodule-like, in [0, ~1.2].
 
-    score = min(1, C / 250) * min(R / C, 1.2) * B^1.5 * (0.4 + 0.6 S) / sqrt(max(E, 1))
-            / (1 + 4 max(L - 0.1, 0))
+    score = min(1, C / 250) * min(R / C, 1.2) * B^2 * (0.4 + 0.6 S) / sqrt(max(E, 1))
+            / (1 + 4 max(L - 0.1, 0)) * N / (N + 6)
 
     with C the core contrast over the parenchyma (HU), R the scale-normalised blob response (HU),
     B the Hessian blobness, S the region's sphericity and E its elongation (longest / shortest
@@ -394,16 +395,19 @@ def _score(
     tolerated for a small vessel touching a nodule). R / C measures how ball-like the intensity
     profile is whatever the density, so ground-glass nodules (C ~300 HU) rank with solid ones
     (C ~900 HU); the contrast term only removes noise (C < 250 HU); B, S, E and L push vessels
-    (tubes), vessel stumps and the pleura (plates) down.
+    (tubes), vessel stumps and the pleura (plates) down. N is the region's voxel count: regions of
+    a few voxels (small vessels cut across thick slices) have no measurable shape (their
+    sphericity and elongation are degenerate), so their score is shrunk (3 voxels: x 1/3).
     """
     c = max(contrast, 1.0)
     return float(
         min(1.0, c / 250.0)
         * min(max(response, 0.0) / c, 1.2)
-        * blob**1.5
+        * blob**2
         * (0.4 + 0.6 * sphericity)
         / math.sqrt(max(elongation, 1.0))
         / (1.0 + 4.0 * max(leak - 0.1, 0.0))
+        * (n_voxels / (n_voxels + 6.0) if math.isfinite(n_voxels) else 1.0)
     )
 
 
@@ -472,7 +476,15 @@ def _candidate(
         return None
     if math.dist(shape.centre_crop * sp, p.centre * sp) > radius:
         shape.centre_crop = p.centre.copy()
-    score = _score(p.response, p.blob, shape.sphericity, shape.elongation, contrast, leak)
+    score = _score(
+        p.response,
+        p.blob,
+        shape.sphericity,
+        shape.elongation,
+        contrast,
+        leak,
+        float(shape.mask.sum()),
+    )
     features = {
         "response_hu": round(p.response, 3),
         "blobness": round(p.blob, 4),
