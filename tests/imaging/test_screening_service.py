@@ -316,3 +316,68 @@ def test_series_of_a_patient_are_found_by_the_chest_rule() -> None:
     assert not svc.is_chest_ct(series("CT", 120, "Abdomen/pelvis portal venous"))
     assert not svc.is_chest_ct(series("CT", 12, "Chest"))
     assert not svc.is_chest_ct(series("MR", 120, "Chest"))
+
+
+def test_a_site_with_an_active_false_positive_model_ranks_by_it_and_says_so(
+    world: World, on_commit: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import types
+
+    from imaging.models import LesionModel
+
+    model = LesionModel.objects.create(
+        name="nodule-fp-north",
+        version=2,
+        kind="nodule_fp",
+        institution=world.institution,
+        status="active",
+        algorithm="torch-cnn3d",
+        training_source="site findings",
+        training_data_sha256="1" * 64,
+        artifact_sha256="a" * 64,
+    )
+    # TEST DOUBLE of imaging/services/lesion_models.py (another helper's module): the model
+    # calls the dim cube (centre z 13) a nodule and the bright one a false positive.
+    double = types.ModuleType("imaging.services.lesion_models")
+    double.active_fp_model = lambda institution: model  # type: ignore[attr-defined]
+    double.fp_model_probabilities = lambda m, volume, centres: [  # type: ignore[attr-defined]
+        0.95 if c[0] > 10 else 0.05 for c in centres
+    ]
+    monkeypatch.setitem(sys.modules, "imaging.services.lesion_models", double)
+    series = store_ct(world.patient)
+
+    _screen(world, on_commit)
+
+    run = ScreeningRun.objects.get(series=series)
+    assert run.ranking == "nodule-fp-north v2"
+    assert svc.ranking_note(run) == "Ranked by the site's false-positive model nodule-fp-north v2"
+    assert run.settings["ranking_model"]["artifact_sha256"] == "a" * 64
+    findings = list(run.findings.order_by("rank"))
+    assert [f.centre_voxel[0] for f in findings] == [13, 5]
+    assert [f.score for f in findings] == pytest.approx([0.95, 0.05])
+    assert [f.model_probability for f in findings] == pytest.approx([0.95, 0.05])
+    assert [f.classical_score for f in findings] == pytest.approx([0.4, 0.9])
+    assert run.max_score == pytest.approx(0.95)
+
+
+def test_the_command_screens_every_new_chest_ct_of_the_institution(
+    world: World, on_commit: Any
+) -> None:
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    store_ct(world.patient)
+    store_ct(PatientFactory(institution=world.institution, teams=[world.other_team]))
+    out = io.StringIO()
+    with on_commit():
+        call_command("screen_series", "--institution", "north", stdout=out)
+    assert "2 series queued, 0 screened before" in out.getvalue()
+    assert ScreeningRun.objects.filter(status="done").count() == 2
+    assert AuditEvent.objects.get(object_type="screening_batch").actor_username == "system"
+    with pytest.raises(CommandError, match="No institution"):
+        call_command("screen_series", "--institution", "nowhere")
+    with pytest.raises(CommandError, match="Only oncologists"):
+        call_command("screen_series", "--institution", "north", "--actor", "member")
