@@ -322,13 +322,22 @@ def _comparison_markdown(checks: dict[str, Any]) -> list[str]:
     ]
     band = checks["coverage"]
     times = "/".join(f"{t:.0f}" for t in band["times"])
+    # runs saved before coverage pooled several cohorts carry one "seed"
+    seeds = band.get("seeds", [band.get("seed", 0)])
+    per_seed = band.get("per_seed", {str(seeds[0]): band["coverage"]})
     lines += [
         f"Band coverage (`scripts/outcomes_coverage.py`): the default comparison fitted on "
         f"{band['n']:,} simulated patients, {band['replicates']} bootstrap refits, 95 % "
         f"percentile bands for {band['patients']} new patients under each option; share of "
         f"(patient, option) pairs whose true survival lies inside the band at {times} months "
-        "(goal >= 90 %). Coverage across the patients of one cohort, not across repeated "
-        "cohorts.",
+        "(goal >= 90 %), pooled over the cohorts drawn with seeds "
+        f"{', '.join(map(str, seeds))}. Coverage is a property of repeated cohorts: within "
+        "one cohort every patient's estimate shares the same coefficient errors, so one cohort "
+        "alone misses or covers whole options together (per cohort: "
+        + "; ".join(
+            f"seed {k} {' / '.join(f'{100 * v:.1f} %' for v in row)}" for k, row in per_seed.items()
+        )
+        + ").",
         "",
         f"| Option | Coverage {times} months | Mean width {times} months |",
         "|---|---|---|",

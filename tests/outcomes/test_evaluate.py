@@ -165,3 +165,14 @@ def test_evaluate_reports_the_kaplan_meier_reference_brier(cohort_csv: Path) -> 
     split = result["splits"][0]
     # the covariates carry information: the model beats the covariate-free reference
     assert split["integrated_brier"] < split["integrated_brier_km"] < 0.25
+
+
+def test_cli_runs_the_tuned_model_and_reports_calibration_noise(cohort_csv: Path, capsys) -> None:
+    argv = ["evaluate", str(cohort_csv), "--time", "time", "--event", "event", "--splits", "1"]
+    assert main([*argv, "--model", "cox_tuned"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["model"] == "cox_tuned"
+    split = result["splits"][0]
+    assert split["harrell_c"] > 0.6
+    # 80 test patients, one group: the Greenwood noise of one Kaplan–Meier S(h) is several %
+    assert 0.02 < split["calibration_noise"] < 0.1
