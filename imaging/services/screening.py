@@ -466,6 +466,12 @@ def _fail_run(run: ScreeningRun, message: str) -> dict[str, Any]:
     return {"status": "failed", "error": run.error}
 
 
+def _delete_files(names: Iterable[str]) -> None:
+    for name in names:
+        if name:
+            default_storage.delete(name)
+
+
 def _fp_probabilities(run: ScreeningRun, volume: Volume, centres: list[Any]) -> list[float]:
     spec = run.settings.get("ranking_model")
     if not spec:
@@ -513,7 +519,7 @@ def screening_run_compute(*, run: ScreeningRun, job: Job) -> dict[str, Any]:
     stale = list(run.findings.values_list("storage_name", flat=True))
     if stale:
         run.findings.all().delete()
-        transaction.on_commit(lambda: [default_storage.delete(n) for n in stale if n])
+        transaction.on_commit(lambda: _delete_files(stale))
     try:
         findings = []
         for rank, i in enumerate(order[:MAX_FINDINGS_PER_RUN], start=1):
