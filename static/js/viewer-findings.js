@@ -126,7 +126,9 @@
       m.setAttribute("aria-label", "Finding #" + f.rank + " (" + (LABELS[f.status] || f.status) + ")");
       m.textContent = String(f.rank);
       var colour = f.status === "confirmed" ? "#2dc653" : f.status === "rejected" ? "#adb5bd" : "#ffd60a";
-      var size = 26;
+      // A circle about 1.6 times the nodule's diameter on screen, at least 26 px.
+      var mmPerPx = view.spacing ? view.spacing.x / (sx * scale) : 0;
+      var size = Math.max(26, mmPerPx ? Math.round(1.6 * f.diameter_mm / mmPerPx) : 26);
       m.style.cssText = "position:absolute;width:" + size + "px;height:" + size + "px;border-radius:50%;" +
         "border:2px " + (dz === 0 ? "solid " : "dashed ") + colour + ";background:transparent;color:" +
         colour + ";font:bold 11px sans-serif;padding:0;cursor:pointer;" +

@@ -221,7 +221,7 @@
     // Fused display hook (static/js/viewer-fusion.js draws its overlay for this slice).
     root.dispatchEvent(new CustomEvent("viewer:draw", {
       detail: { axis: axis, index: index[axis], width: dims.width, height: dims.height,
-        shape: meta.shape }
+        shape: meta.shape, spacing: meta.spacing_mm }
     }));
     sliceEl.textContent = axis.charAt(0).toUpperCase() + axis.slice(1) + " " +
       (index[axis] + 1) + " / " + dims.count;
