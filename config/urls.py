@@ -28,3 +28,6 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
 ]
+
+# A lost database connection answers 503 with Retry-After instead of 500 (core/db_unavailable.py).
+handler500 = "core.db_unavailable.server_error"

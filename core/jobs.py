@@ -194,11 +194,15 @@ def _run_claimed(job: Job, handler: JobHandler | None) -> tuple[str, float]:
     return "succeeded", 0
 
 
-def jobs_reconcile(*, resend_after_seconds: int = 300) -> dict[str, int]:
+def jobs_reconcile(
+    *, resend_after_seconds: int = 300, unsent_after_seconds: int = UNSENT_GRACE_SECONDS
+) -> dict[str, int]:
     """Re-queue jobs whose worker died mid-run and re-send jobs the broker never got.
 
-    Returns counts: requeued (lease expired, attempts left), failed (lease expired on the last
-    attempt), resent (messages sent, re-queued ones included).
+    A queued job is re-sent when its message is `resend_after_seconds` overdue, or, when no
+    message was sent (enqueued_at empty: the broker was down), once the job is
+    `unsent_after_seconds` old. Returns counts: requeued (lease expired, attempts left), failed
+    (lease expired on the last attempt), resent (messages sent, re-queued ones included).
     """
     now = timezone.now()
     requeued_ids: list[int] = []
@@ -223,8 +227,8 @@ def jobs_reconcile(*, resend_after_seconds: int = 300) -> dict[str, int]:
     resent = sum(job_send(job_id) for job_id in requeued_ids)
     stale_before = now - timedelta(seconds=resend_after_seconds)
     # enqueued_at empty: no message was sent (the broker was down), or the creating
-    # transaction's on-commit send is a moment away: wait UNSENT_GRACE_SECONDS for the latter.
-    unsent_before = now - timedelta(seconds=min(resend_after_seconds, UNSENT_GRACE_SECONDS))
+    # transaction's on-commit send is a moment away: wait unsent_after_seconds for the latter.
+    unsent_before = now - timedelta(seconds=min(resend_after_seconds, unsent_after_seconds))
     never_sent_or_stale = Q(enqueued_at__isnull=True, created_at__lt=unsent_before) | Q(
         enqueued_at__lt=stale_before
     )

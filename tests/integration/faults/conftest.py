@@ -78,18 +78,18 @@ class PrivateRedis:
         server = shutil.which("redis-server")
         if server is None:
             _unavailable("redis-server is not installed")
-        log = (self.directory / "redis.log").open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 (fixed argument list)
-            [
-                str(server),
-                "--port", str(self.port), "--bind", "127.0.0.1",
-                "--dir", str(self.directory),
-                "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
+        with (self.directory / "redis.log").open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603 (fixed argument list)
+                [
+                    str(server),
+                    "--port", str(self.port), "--bind", "127.0.0.1",
+                    "--dir", str(self.directory),
+                    "--save", "", "--appendonly", "yes", "--appendfsync", "always",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
         import redis
 
         deadline = time.monotonic() + 20
