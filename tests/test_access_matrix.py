@@ -524,6 +524,27 @@ MATRIX = [
     # POST only (integration clients; a person gets 403, tested there).
     Row("api-fhir-patient-everything", _patient("api-fhir-patient-everything"), API_PATIENT),
     Row("api-fhir-import", _fixed("api-fhir-import"), POST_ONLY_API),
+    # FHIR REST (tests/oncology/test_fhir_rest.py): the CapabilityStatement holds no data; a
+    # read follows its patient; a search outside is an empty searchset; the identifier search
+    # is POST only.
+    Row("api-fhir-metadata", _fixed("api-fhir-metadata"), PUBLIC),
+    Row(
+        "api-fhir-read",
+        lambda w: reverse(
+            "api-fhir-read",
+            kwargs={"resource_type": "Patient", "resource_id": str(w.patient.public_id)},
+        ),
+        API_PATIENT,
+    ),
+    Row(
+        "api-fhir-search",
+        lambda w: (
+            reverse("api-fhir-search", kwargs={"resource_type": "Condition"})
+            + f"?patient={w.patient.public_id}"
+        ),
+        API_ANY_CLIENT,
+    ),
+    Row("api-fhir-patient-search", _fixed("api-fhir-patient-search"), POST_ONLY_API),
     # Registry pages (tests/oncology/test_outcome_pages.py): no patient data, every person; the
     # closed-loop section inside is aggregates of the institution's patients; status changes
     # are POST only, for oncologists and data managers.

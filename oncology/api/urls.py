@@ -1,6 +1,9 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from oncology.api import fhir, outcomes, views
+from oncology.services.fhir_rest import SEARCHABLE
+
+_FHIR_TYPES = "|".join(SEARCHABLE)
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="api-me"),
@@ -32,5 +35,19 @@ urlpatterns = [
         "fhir/Patient/<uuid:public_id>/$everything",
         fhir.FhirPatientEverythingView.as_view(),
         name="api-fhir-patient-everything",
+    ),
+    path("fhir/metadata", fhir.FhirMetadataView.as_view(), name="api-fhir-metadata"),
+    path(
+        "fhir/Patient/_search", fhir.FhirPatientSearchView.as_view(), name="api-fhir-patient-search"
+    ),
+    re_path(
+        rf"^fhir/(?P<resource_type>{_FHIR_TYPES})$",
+        fhir.FhirSearchView.as_view(),
+        name="api-fhir-search",
+    ),
+    re_path(
+        rf"^fhir/(?P<resource_type>{_FHIR_TYPES})/(?P<resource_id>[A-Za-z0-9\-.]{{1,64}})$",
+        fhir.FhirReadView.as_view(),
+        name="api-fhir-read",
     ),
 ]

@@ -9,7 +9,7 @@ travel with it, export only.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Literal, overload
 
 from core.models import AuditAction, User
 from genomics.models import GenomicReport
@@ -23,13 +23,41 @@ from oncology.services.sync import web_item_id
 AUDIT_OBJECT = "patient_fhir"
 
 
-def patient_fhir_bundle(*, user: User, public_id: uuid.UUID | str) -> dict[str, Any]:
-    """The Bundle (type collection) of the patient `public_id`, as JSON data.
+@overload
+def patient_fhir_bundle(
+    *,
+    user: User,
+    public_id: uuid.UUID | str,
+    audit_action: AuditAction | None = ...,
+    with_patient: Literal[False] = ...,
+) -> dict[str, Any]: ...
 
-    Http404 when the patient does not exist or `user` may not see it; one EXPORT audit event.
+
+@overload
+def patient_fhir_bundle(
+    *,
+    user: User,
+    public_id: uuid.UUID | str,
+    audit_action: AuditAction | None = ...,
+    with_patient: Literal[True],
+) -> tuple[Patient, dict[str, Any]]: ...
+
+
+def patient_fhir_bundle(
+    *,
+    user: User,
+    public_id: uuid.UUID | str,
+    audit_action: AuditAction | None = AuditAction.EXPORT,
+    with_patient: bool = False,
+) -> Any:
+    """The Bundle (type collection) of the patient `public_id`, as JSON data ((patient, bundle)
+    with `with_patient`).
+
+    Http404 when the patient does not exist or `user` may not see it; one `audit_action` event
+    (EXPORT for $everything; None for a caller that records its own, oncology.services.fhir_rest).
     """
     patient = patient_get(
-        user=user, public_id=public_id, audit_action=AuditAction.EXPORT, object_type=AUDIT_OBJECT
+        user=user, public_id=public_id, audit_action=audit_action, object_type=AUDIT_OBJECT
     )
     record = _with_item_ids(patient, record_payload(patient))
     reports = []
@@ -62,9 +90,10 @@ def patient_fhir_bundle(*, user: User, public_id: uuid.UUID | str) -> dict[str, 
                 "signed_at": decision.signed_at.isoformat() if decision.signed_at else None,
             }
         )
-    return record_to_bundle(
+    bundle = record_to_bundle(
         record, key=str(patient.public_id), genomics=reports, decisions=decisions
     )
+    return (patient, bundle) if with_patient else bundle
 
 
 def _with_item_ids(patient: Patient, record: dict[str, Any]) -> dict[str, Any]:

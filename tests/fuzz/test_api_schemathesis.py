@@ -48,7 +48,10 @@ MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 # Fixed ids, so generated path parameters can name real records some of the time.
 PATIENT_ID = uuid.UUID("6f1d2b9e-6a55-4f55-9d7e-0c2d5c9a1b01")
 FOREIGN_PATIENT_ID = uuid.UUID("6f1d2b9e-6a55-4f55-9d7e-0c2d5c9a1b02")
-KNOWN_PATH_VALUES: dict[str, list[Any]] = {"public_id": [str(PATIENT_ID), str(FOREIGN_PATIENT_ID)]}
+KNOWN_PATH_VALUES: dict[str, list[Any]] = {
+    "public_id": [str(PATIENT_ID), str(FOREIGN_PATIENT_ID)],
+    "resource_id": [str(PATIENT_ID)],  # a FHIR read of the Patient
+}
 
 schema = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=None, public=True))
 schema.app = application
