@@ -27,7 +27,8 @@ from oncology.board_panel import outcomes_panel_context
 from oncology.board_report import ChecklistLike, case_report_pdf
 from oncology.forms import apply_errors, validation_error_dict
 from oncology.forms_board import CaseAddForm, DecisionForm, MeetingForm
-from oncology.models_board import BoardCase, CaseStatus, DecisionStatus, Meeting
+from oncology.models import CareTeam
+from oncology.models_board import BoardCase, BoardDecision, CaseStatus, DecisionStatus, Meeting
 from oncology.services import board
 from oncology.services.board import BoardRoles
 from oncology.views import person_required
@@ -275,7 +276,8 @@ def _neighbours(user: User, case: BoardCase) -> tuple[BoardCase | None, BoardCas
         case.meeting.cases.filter(patient_id__in=visible)
         .exclude(status=CaseStatus.WITHDRAWN)
         .order_by("position", "pk")
-        .only("public_id", "position")
+        # meeting_id too: the related manager reads it on every row (a query each if deferred).
+        .only("public_id", "position", "meeting_id")
     )
     ids = [c.pk for c in cases]
     if case.pk not in ids:
@@ -287,13 +289,26 @@ def _neighbours(user: User, case: BoardCase) -> tuple[BoardCase | None, BoardCas
 def _decision_people(case: BoardCase, draft: Any) -> Any:
     """Who may be listed as present: the meeting's attendees, the patient's care teams and
     whoever the draft already lists (the service checks they are the institution's)."""
-    who = Q(board_meetings=case.meeting) | Q(care_teams__patients=case.patient)
+    # Subqueries, not joins: OR-ing joins through the care teams made one row per (user,
+    # team patient) before DISTINCT, which grows with the teams' patients.
+    who = Q(
+        pk__in=Meeting.attendees.through.objects.filter(meeting_id=case.meeting_id).values(
+            "user_id"
+        )
+    ) | Q(
+        pk__in=CareTeam.members.through.objects.filter(careteam__patients=case.patient_id).values(
+            "user_id"
+        )
+    )
     if draft is not None:
-        who |= Q(board_decisions=draft)
+        who |= Q(
+            pk__in=BoardDecision.attendees.through.objects.filter(boarddecision_id=draft.pk).values(
+                "user_id"
+            )
+        )
     return (
         User.objects.filter(who, institution_id=case.meeting.institution_id, is_active=True)
         .exclude(role="integration")
-        .distinct()
         .order_by("last_name", "first_name", "username")
     )
 

@@ -459,6 +459,23 @@ def test_the_case_page_query_count_does_not_grow_with_the_record(
     assert len(large.captured_queries) == len(small.captured_queries)
 
 
+def test_the_case_page_query_count_does_not_grow_with_the_meetings_cases(
+    world: World, member_client: Client, case: BoardCase
+) -> None:
+    # The previous/next links read the meeting's cases: one query, not one per case (found by
+    # the load test, benchmarks/load).
+    url = _case_url(case)
+    with CaptureQueriesContext(connection) as one:
+        assert member_client.get(url).status_code == 200
+    for _ in range(4):
+        board_data.case_for(world, case.meeting, board_data.other_patient(world))
+    with CaptureQueriesContext(connection) as five:
+        page = member_client.get(url)
+    assert page.status_code == 200
+    assert page.context["next_case"] is not None
+    assert len(five.captured_queries) == len(one.captured_queries)
+
+
 def test_the_decision_form_chooses_nothing_by_default_and_lists_the_people_concerned(
     world: World, member_client: Client, case: BoardCase
 ) -> None:
