@@ -62,6 +62,7 @@ MCODE_HISTOLOGY_EXT = f"{MCODE}/mcode-histology-morphology-behavior"
 MCODE_LATERALITY_EXT = f"{MCODE}/mcode-laterality-qualifier"
 MCODE_INTENT_EXT = f"{MCODE}/mcode-procedure-intent"
 MCODE_RELATED_PRIMARY_EXT = f"{MCODE}/mcode-related-primary-cancer-condition"
+MCODE_RT_SESSIONS_EXT = f"{MCODE}/mcode-radiotherapy-sessions"  # valueUnsignedInt
 # A secondary cancer condition (a distant recurrence of the record): SNOMED CT's disorder, as
 # the record keeps no site of the metastasis. Import also knows one by ICD-10 C77-C79.
 SECONDARY_CANCER_CODE = ("128462008", "Secondary malignant neoplastic disease")

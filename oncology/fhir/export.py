@@ -416,6 +416,8 @@ def _radiotherapy(rt: Mapping[str, Any], subject: dict, focus: str | None) -> Re
         _ext("technique", "valueCode", rt["technique"]),
         _ext("total_dose", "valueQuantity", _quantity(rt["total_dose_gy"], "Gy")),
         _ext("fractions", "valueInteger", rt["fractions"]),
+        # mCODE's number of sessions: one fraction a session, as the record counts them
+        {"url": c.MCODE_RT_SESSIONS_EXT, "valueUnsignedInt": rt["fractions"]},
     ]
     if rt.get("best_response"):
         extensions.append(_ext("best_response", "valueCode", rt["best_response"]))

@@ -558,7 +558,9 @@ class _Mapper:
                     "diagnosis_external_id": dx,
                     "target": sites[0].get("text", ""),
                     "total_dose_gy": _number(dose.get("value")) if isinstance(dose, dict) else None,
-                    "fractions": _ext(res, c.EXT["fractions"]),
+                    "fractions": _first_not_none(
+                        _ext(res, c.EXT["fractions"]), _ext(res, c.MCODE_RT_SESSIONS_EXT)
+                    ),
                     "technique": _ext(res, c.EXT["technique"]),
                     "start_date": _date(period.get("start") or res.get("performedDateTime")),
                     "end_date": _date(period.get("end")),
@@ -657,6 +659,10 @@ class _Mapper:
                 "attributed_to": _ext(res, c.EXT["attributed_to"]) or "unknown",
             },
         )
+
+
+def _first_not_none(*values: Any) -> Any:
+    return next((v for v in values if v is not None), None)
 
 
 def _is_secondary_cancer(res: Mapping[str, Any]) -> bool:
