@@ -506,7 +506,12 @@ def screening_run_compute(*, run: ScreeningRun, job: Job) -> dict[str, Any]:
         return _fail_run(run, "the series' instances changed since the request: screen it again")
     job_progress_set(job, stage="screening", done=1, total=3)
     pipeline = _pipeline()
-    result = pipeline.screen_volume(volume, _settings_object(settings.get("pipeline", {})))
+    try:
+        result = pipeline.screen_volume(volume, _settings_object(settings.get("pipeline", {})))
+    except ValueError as exc:
+        # The library refuses inputs it cannot screen (no lungs in the field, not a 3D CT):
+        # its message names the problem, never a value; no retry would help.
+        return _fail_run(run, f"this series cannot be screened: {exc}")
     candidates = list(result.candidates)
     classical = [float(c.score) for c in candidates]
     probabilities = _fp_probabilities(run, volume, [c.centre_voxel for c in candidates])

@@ -146,3 +146,49 @@ def candidate_centre_mm(volume: Any, candidate: _Candidate) -> tuple[float, floa
     z, y, x = candidate.centre_voxel
     point = volume.index_to_patient_matrix() @ np.array([x, y, z, 1.0])
     return float(point[0]), float(point[1]), float(point[2])
+
+
+# --- a chest CT for the REAL library (integration and browser tests) --------------------------
+
+
+@dataclass(frozen=True)
+class InsertedNodule:
+    centre_voxel: tuple[int, int, int]  # z, y, x
+    diameter_mm: float
+
+
+def chest_ct_with_nodules(
+    seed: int = 11,
+    shape: tuple[int, int, int] = (48, 128, 128),
+    spacing: tuple[float, float, float] = (2.5, 2.0, 2.0),
+    diameters_mm: tuple[float, ...] = (10.0, 8.0),
+) -> tuple[np.ndarray, tuple[float, float, float], tuple[float, float, float], list[Any]]:
+    """The screening library's seeded chest phantom (imaging/screening/phantom.py) with one
+    solid nodule (+40 HU, a one-voxel partial-volume rim) per diameter, centred, in turn, on the
+    right and the left lung's voxel farthest from the pleura and from every vessel, so the truth
+    is known by construction: (HU int16 zyx, spacing, origin LPS mm, [InsertedNodule])."""
+    from imaging.screening.phantom import chest_phantom
+
+    phantom = chest_phantom(seed=seed, shape=shape, spacing=spacing)
+    hu = np.asarray(phantom.hu, dtype=np.float32).copy()
+    grid = np.meshgrid(*(np.arange(n) for n in shape), indexing="ij")
+    truths = []
+    taken = np.zeros(shape, dtype=bool)
+    for k, diameter in enumerate(diameters_mm):
+        lung = phantom.lungs_right if k % 2 == 0 else phantom.lungs_left
+        free = lung & ~phantom.vessels & ~taken
+        depth = ndimage.distance_transform_edt(free, sampling=spacing)
+        cz, cy, cx = (int(v) for v in np.unravel_index(int(np.argmax(depth)), shape))
+        centre = (cz, cy, cx)
+        distance = np.sqrt(
+            sum(((g - c) * s) ** 2 for g, c, s in zip(grid, centre, spacing, strict=True))
+        )
+        radius = diameter / 2
+        # Inside: +40 HU; across the last voxel of the edge, a linear blend into the lung.
+        weight = np.clip((radius + spacing[1] / 2 - distance) / spacing[1], 0.0, 1.0)
+        hu = hu * (1 - weight) + 40.0 * weight
+        taken |= distance <= 3 * radius
+        truths.append(InsertedNodule(centre_voxel=centre, diameter_mm=diameter))
+    origin = (float(phantom.origin[0]), float(phantom.origin[1]), float(phantom.origin[2]))
+    stored = np.clip(np.round(hu), -1024, 3000).astype(np.int16)
+    return stored, (float(spacing[0]), float(spacing[1]), float(spacing[2])), origin, truths

@@ -381,3 +381,23 @@ def test_the_command_screens_every_new_chest_ct_of_the_institution(
         call_command("screen_series", "--institution", "nowhere")
     with pytest.raises(CommandError, match="Only oncologists"):
         call_command("screen_series", "--institution", "north", "--actor", "member")
+
+
+def test_a_series_the_library_cannot_screen_fails_with_its_reason_without_retry(
+    world: World, on_commit: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_lungs(volume: Any, settings: Any = None) -> Any:
+        raise ValueError("no lung found: the largest air region inside the body is 0.0 ml")
+
+    monkeypatch.setattr(screening_data, "screen_volume", no_lungs)
+    series = store_ct(world.patient)
+    _screen(world, on_commit)
+    run = ScreeningRun.objects.select_related("job").get(series=series)
+    assert run.status == "failed"
+    assert run.error == (
+        "this series cannot be screened: no lung found: the largest air region inside the "
+        "body is 0.0 ml"
+    )
+    assert run.job is not None
+    assert run.job.attempts == 1  # the job itself succeeded: the run records the failure
+    assert svc.run_state(run) == "failed"
