@@ -22,6 +22,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.load import scenarios, servers  # noqa: E402
+from benchmarks.load.cpu import CpuMeter, cpu_rows  # noqa: E402
 from benchmarks.load.stats import table  # noqa: E402
 
 SCENARIOS = ("clinicians", "sync", "board")
@@ -179,7 +180,15 @@ def main(argv: list[str] | None = None) -> int:
             started.append(worker)
             servers.wait_worker_ready(worker)
             print(f"celery worker: prefork, concurrency {args.worker_concurrency}")
+        meter = CpuMeter(
+            web_pgid=web.popen.pid,
+            worker_pgid=started[1].popen.pid if len(started) > 1 else None,
+            admin_url=admin_url,
+            db_name=db_name,
+        )
         for name in chosen:
+            cpu_before = meter.read()
+            clock = time.perf_counter()
             if name == "clinicians":
                 result = scenarios.clinicians(
                     target,
@@ -202,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
                 result = scenarios.board(
                     target, world, members=args.board_members, window_s=args.board_window
                 )
+            requests = sum(int(row[1]) for row in result.per_kind if row[0] != "page load")
+            result.notes.extend(
+                cpu_rows(meter.since(cpu_before), time.perf_counter() - clock, requests)
+            )
             results.append(result)
             _print(result)
             for process in started:
