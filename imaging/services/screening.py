@@ -145,12 +145,9 @@ def _settings_object(data: dict[str, Any]) -> Any:
 def active_fp_model(institution: Institution) -> LesionModel | None:
     """The site's active nodule false-positive model (imaging.services.lesion_models), or None:
     the classical ranking is used until a site has trained one."""
-    try:
-        lesion_models = importlib.import_module("imaging.services.lesion_models")
-    except ImportError:
-        return None
-    finder = getattr(lesion_models, "active_fp_model", None)
-    return finder(institution) if finder is not None else None
+    from imaging.services import lesion_models  # imported at use: it imports torch
+
+    return lesion_models.active_fp_model(institution)
 
 
 def _ranking_of(model: LesionModel | None) -> tuple[str, dict[str, Any] | None]:
@@ -473,13 +470,18 @@ def _delete_files(names: Iterable[str]) -> None:
 
 
 def _fp_probabilities(run: ScreeningRun, volume: Volume, centres: list[Any]) -> list[float]:
+    """The ranking model's nodule probability per candidate centre; [] for the classical
+    ranking. LesionModelError (a changed artifact, patches that cannot be cut) propagates."""
     spec = run.settings.get("ranking_model")
-    if not spec:
+    if not spec or not centres:
         return []
-    lesion_models = importlib.import_module("imaging.services.lesion_models")
+    from imaging.services import lesion_models
+
     model = LesionModel.objects.get(public_id=spec["public_id"])
     if model.artifact_sha256 != spec["artifact_sha256"]:
-        raise ValueError(f"ranking model {model.public_id} changed since the request")
+        raise lesion_models.LesionModelError(
+            f"ranking model {model.public_id} changed since the request"
+        )
     return [float(p) for p in lesion_models.fp_model_probabilities(model, volume, centres)]
 
 
@@ -514,7 +516,12 @@ def screening_run_compute(*, run: ScreeningRun, job: Job) -> dict[str, Any]:
         return _fail_run(run, f"this series cannot be screened: {exc}")
     candidates = list(result.candidates)
     classical = [float(c.score) for c in candidates]
-    probabilities = _fp_probabilities(run, volume, [c.centre_voxel for c in candidates])
+    from imaging.services.lesion_models import LesionModelError
+
+    try:
+        probabilities = _fp_probabilities(run, volume, [c.centre_voxel for c in candidates])
+    except LesionModelError as exc:
+        return _fail_run(run, f"the ranking model cannot score this series: {exc}")
     scores = probabilities or classical
     order = sorted(range(len(candidates)), key=lambda i: (-scores[i], -classical[i], i))
     job_progress_set(job, stage="saving", done=2, total=3)

@@ -321,10 +321,8 @@ def test_series_of_a_patient_are_found_by_the_chest_rule() -> None:
 def test_a_site_with_an_active_false_positive_model_ranks_by_it_and_says_so(
     world: World, on_commit: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sys
-    import types
-
     from imaging.models import LesionModel
+    from imaging.services import lesion_models
 
     model = LesionModel.objects.create(
         name="nodule-fp-north",
@@ -337,14 +335,14 @@ def test_a_site_with_an_active_false_positive_model_ranks_by_it_and_says_so(
         training_data_sha256="1" * 64,
         artifact_sha256="a" * 64,
     )
-    # TEST DOUBLE of imaging/services/lesion_models.py (another helper's module): the model
-    # calls the dim cube (centre z 13) a nodule and the bright one a false positive.
-    double = types.ModuleType("imaging.services.lesion_models")
-    double.active_fp_model = lambda institution: model  # type: ignore[attr-defined]
-    double.fp_model_probabilities = lambda m, volume, centres: [  # type: ignore[attr-defined]
-        0.95 if c[0] > 10 else 0.05 for c in centres
-    ]
-    monkeypatch.setitem(sys.modules, "imaging.services.lesion_models", double)
+    # The model's network is replaced (a TEST DOUBLE of the trained CNN, tested by its own
+    # module): it calls the dim cube (centre z 13) a nodule and the bright one a false positive.
+    # The registry's own lookup finds the active model of the institution.
+    monkeypatch.setattr(
+        lesion_models,
+        "fp_model_probabilities",
+        lambda m, volume, centres: [0.95 if c[0] > 10 else 0.05 for c in centres],
+    )
     series = store_ct(world.patient)
 
     _screen(world, on_commit)
@@ -353,6 +351,7 @@ def test_a_site_with_an_active_false_positive_model_ranks_by_it_and_says_so(
     assert run.ranking == "nodule-fp-north v2"
     assert svc.ranking_note(run) == "Ranked by the site's false-positive model nodule-fp-north v2"
     assert run.settings["ranking_model"]["artifact_sha256"] == "a" * 64
+    assert run.settings["ranking_model"]["public_id"] == str(model.public_id)
     findings = list(run.findings.order_by("rank"))
     assert [f.centre_voxel[0] for f in findings] == [13, 5]
     assert [f.score for f in findings] == pytest.approx([0.95, 0.05])
@@ -401,3 +400,33 @@ def test_a_series_the_library_cannot_screen_fails_with_its_reason_without_retry(
     assert run.job is not None
     assert run.job.attempts == 1  # the job itself succeeded: the run records the failure
     assert svc.run_state(run) == "failed"
+
+
+def test_a_ranking_model_that_cannot_score_fails_the_run_with_its_reason(
+    world: World, on_commit: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imaging.models import LesionModel
+    from imaging.services import lesion_models
+
+    LesionModel.objects.create(
+        name="nodule-fp-north",
+        version=1,
+        kind="nodule_fp",
+        institution=world.institution,
+        status="active",
+        algorithm="torch-cnn3d",
+        training_source="site findings",
+        training_data_sha256="1" * 64,
+        artifact_sha256="a" * 64,
+    )
+
+    def tampered(model: Any, volume: Any, centres: Any) -> list[float]:
+        raise lesion_models.ArtifactIntegrityError("the artifact's SHA-256 does not match")
+
+    monkeypatch.setattr(lesion_models, "fp_model_probabilities", tampered)
+    series = store_ct(world.patient)
+    _screen(world, on_commit)
+    run = ScreeningRun.objects.get(series=series)
+    assert run.status == "failed"
+    assert run.error.startswith("the ranking model cannot score this series: the artifact's")
+    assert not run.findings.exists()
