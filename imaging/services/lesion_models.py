@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import io
+import json
+import pickle  # noqa: S403 - malignancy artifacts: hash-checked before unpickling
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -35,11 +38,11 @@ from django.utils import timezone
 from core.audit import audit_record
 from core.models import AuditAction, User
 from imaging.dicom import Volume
-from imaging.lesions import fp_cnn
+from imaging.lesions import fp_cnn, malignancy, table
 from imaging.lesions.patches import PatchError, PatchGeometry, extract_patches
-from imaging.models import Finding, LesionModel
+from imaging.models import Finding, LesionModel, LesionPrediction, Mask
 from imaging.models_screening import FindingStatus, LesionModelKind, LesionModelStatus
-from oncology.models import Institution
+from oncology.models import Institution, Patient
 
 AUDIT_MODEL = "lesion_model"
 
@@ -433,4 +436,305 @@ def fp_model_train_site(
         min_per_class=min_per_class,
         actor=actor,
         snapshot_rows=rows,
+    )
+
+
+# --- malignancy model ----------------------------------------------------------------------
+
+DEFAULT_MALIGNANCY_NAME = "wisconsin-malignancy"
+PICKLE_PROTOCOL = 5
+MALIGNANCY_REPLICATES = 50
+_CLASSIFIERS: dict[tuple[int, str], malignancy.MalignancyModel] = {}
+
+
+def _malignancy_card(
+    *, name: str, algorithm: str, lesion_table: table.LesionTable, report: dict[str, Any]
+) -> dict[str, Any]:
+    wisconsin = lesion_table.source == "wisconsin"
+    return {
+        "intended_use": (
+            "Research and teaching: the probability that a lesion is malignant from its "
+            "measured features, with the features that drove it. Not a diagnosis and not a "
+            "medical device; a biopsy decides."
+        ),
+        "model": f"{name}: "
+        + (
+            "standardised L2-penalised logistic regression (C = 1)"
+            if algorithm == "logistic"
+            else "gradient-boosted trees (xgboost, 200 trees of depth 3)"
+        )
+        + f" over {len(lesion_table.feature_names)} features",
+        "cohort": {
+            "description": lesion_table.description,
+            "citation": lesion_table.citation,
+            "lesions": report["lesions"],
+            "malignant": report["malignant"],
+        },
+        "performance": {
+            "protocol": report["protocol"],
+            "threshold": report["threshold"],
+            **{k: report["mean"][k] for k in malignancy.METRICS},
+            "auc_interval": report["interval"]["auc"],
+        },
+        "limits": [
+            *(
+                [
+                    "Trained on the Wisconsin diagnostic breast data: features of cell nuclei "
+                    "on digitised images of breast fine-needle aspirates. It is NOT a lung-"
+                    "nodule or CT model and must not be applied to CT findings or radiomic "
+                    "features: its inputs are cytology measurements.",
+                    "A 1990s single-centre cohort (University of Wisconsin hospitals); "
+                    "performance elsewhere is unknown.",
+                ]
+                if wisconsin
+                else [
+                    "Trained on this site's labelled lesions: valid for lesions measured the "
+                    "same way (same feature definitions, scanners and protocols).",
+                ]
+            ),
+            "Validated by repeated internal splits only, not on an external cohort.",
+            f"The call at probability {report['threshold']} is a stated threshold, not a "
+            "clinically chosen one; inputs outside the training range are flagged.",
+        ],
+        "retraining": "manage.py train_lesion_model --kind malignancy --csv FILE "
+        "--label COLUMN --name NAME (docs/lesion-models.md).",
+    }
+
+
+def malignancy_model_train(
+    *,
+    name: str,
+    source: str = "wisconsin",
+    csv: bytes | None = None,
+    label: str = "malignant",
+    algorithm: str = "logistic",
+    seed: int = 0,
+    splits: int = 5,
+    threshold: float = malignancy.DEFAULT_THRESHOLD,
+    bootstrap: int = 200,
+    replicates: int = MALIGNANCY_REPLICATES,
+    institution: Institution | None = None,
+    actor: User | None = None,
+) -> LesionModel:
+    """Validate, fit and store a draft benign/malignant classifier from the Wisconsin data
+    (``source="wisconsin"``) or a site's labelled CSV (``source="csv"``, ``csv`` bytes)."""
+    _check_name(name)
+    if not 1 <= splits <= 20:
+        raise LesionModelError("Validation splits are 1 to 20.")
+    try:
+        if source == "wisconsin":
+            lesion_table = table.wisconsin()
+        elif source == "csv":
+            if not csv:
+                raise LesionModelError("A CSV source needs the file's contents.")
+            lesion_table = table.from_csv(csv, label=label)
+        else:
+            raise LesionModelError(f"Unknown source {source!r}; choose wisconsin or csv.")
+        report = malignancy.validate(
+            lesion_table,
+            algorithm,
+            splits=splits,
+            seed=seed,
+            threshold=threshold,
+            bootstrap=bootstrap,
+        )
+        fitted = malignancy.train(
+            lesion_table, algorithm, seed=seed, threshold=threshold, replicates=replicates
+        )
+    except (table.TableError, malignancy.MalignancyError) as exc:
+        raise LesionModelError(f"The malignancy model cannot be trained: {exc}") from exc
+    buffer = io.BytesIO()
+    pickle.dump(fitted, buffer, protocol=PICKLE_PROTOCOL)
+    return _store(
+        name=name,
+        kind=LesionModelKind.MALIGNANCY,
+        institution=institution,
+        algorithm=algorithm,
+        feature_spec=[
+            {"name": n, "kind": "numeric", "range": fitted.ranges[n]}
+            for n in lesion_table.feature_names
+        ],
+        training_source=source,
+        training_params={
+            "seed": seed,
+            "splits": splits,
+            "threshold": threshold,
+            "bootstrap": bootstrap,
+            "replicates": replicates,
+            "label": label if source == "csv" else "",
+            "pickle_protocol": PICKLE_PROTOCOL,
+        },
+        snapshot=lesion_table.snapshot_csv(),
+        snapshot_ext="csv",
+        artifact=buffer.getvalue(),
+        artifact_ext="pickle",
+        metrics={
+            k: report[k]
+            for k in (
+                "protocol",
+                "algorithm",
+                "threshold",
+                "lesions",
+                "malignant",
+                "mean",
+                "sd",
+                "interval",
+                "splits",
+            )
+        },
+        calibration=report["calibration"],
+        model_card=_malignancy_card(
+            name=name, algorithm=algorithm, lesion_table=lesion_table, report=report
+        ),
+        actor=actor,
+    )
+
+
+def malignancy_load(model: LesionModel) -> malignancy.MalignancyModel:
+    """The fitted classifier after checking the artifact's sha256 (unpickling runs code: only
+    artifacts this service wrote, unchanged, are loaded)."""
+    if model.kind != LesionModelKind.MALIGNANCY:
+        raise LesionModelError(f"{model.name} v{model.version} is not a malignancy model.")
+    data = artifact_bytes(model)
+    key = (model.pk, model.artifact_sha256)
+    if key not in _CLASSIFIERS:
+        loaded = pickle.loads(data)  # noqa: S301 - hash verified above
+        if not isinstance(loaded, malignancy.MalignancyModel):
+            raise ArtifactIntegrityError(f"The artifact of {model.name} is not a classifier.")
+        _CLASSIFIERS[key] = loaded
+    return _CLASSIFIERS[key]
+
+
+def active_malignancy_model(name: str | None = None) -> LesionModel | None:
+    rows = LesionModel.objects.filter(
+        kind=LesionModelKind.MALIGNANCY, status=LesionModelStatus.ACTIVE
+    )
+    if name:
+        rows = rows.filter(name=name)
+    return rows.order_by("-status_changed_at", "-pk").first()
+
+
+def default_malignancy_model(*, actor: User | None = None) -> LesionModel:
+    """The shipped default: logistic regression on the Wisconsin data, seed 0, validated and
+    active. Trained here (seconds, deterministic, no download) the first time it is asked for;
+    an existing active version is returned as is."""
+    existing = active_malignancy_model(DEFAULT_MALIGNANCY_NAME)
+    if existing is not None:
+        return existing
+    model = malignancy_model_train(name=DEFAULT_MALIGNANCY_NAME, actor=actor)
+    lesion_model_set_status(model=model, status=LesionModelStatus.VALIDATED, actor=actor)
+    return lesion_model_set_status(model=model, status=LesionModelStatus.ACTIVE, actor=actor)
+
+
+def _inputs_hash(inputs: dict[str, Any]) -> str:
+    return _sha256(json.dumps(inputs, sort_keys=True, separators=(",", ":")).encode())
+
+
+def predict_malignancy(
+    *,
+    model: LesionModel,
+    patient: Patient,
+    features: dict[str, Any],
+    actor: User | None,
+    mask: Mask | None = None,
+    finding: Finding | None = None,
+) -> LesionPrediction:
+    """One lesion's malignancy probability with the model's version and the inputs' hash
+    stored; audited. Only an active model predicts. Callers check the actor's access to the
+    patient (the selectors and views do)."""
+    if model.status != LesionModelStatus.ACTIVE:
+        raise LesionModelError(
+            f"{model.name} v{model.version} is {model.status}; only an active model predicts."
+        )
+    classifier = malignancy_load(model)
+    try:
+        result = classifier.explain(features)
+    except malignancy.MalignancyError as exc:
+        raise LesionModelError(f"No prediction: {exc}") from exc
+    inputs = {n: float(features[n]) for n in classifier.feature_names}
+    with transaction.atomic():
+        prediction = LesionPrediction.objects.create(
+            patient=patient,
+            model=model,
+            mask=mask,
+            finding=finding,
+            inputs=inputs,
+            inputs_sha256=_inputs_hash(inputs),
+            probability=result["probability"],
+            output={
+                "interval": result["interval"],
+                "call": result["call"],
+                "threshold": result["threshold"],
+                "drivers": result["drivers"],
+                "warnings": result["warnings"],
+                "model": f"{model.name} v{model.version}",
+                "artifact_sha256": model.artifact_sha256,
+            },
+            created_by=actor,
+        )
+        audit_record(
+            actor=actor,
+            action=AuditAction.CREATE,
+            object_type="lesion_prediction",
+            object_id=prediction.public_id,
+            patient_id=patient.pk,
+            institution_id=patient.institution_id,
+            detail={"result": prediction.output["call"]},
+        )
+    return prediction
+
+
+def finding_features(finding: Finding) -> dict[str, float]:
+    """A screening finding's measured features by name: its columns and its numeric extras."""
+    out = {
+        k: float(v)
+        for k, v in (finding.features or {}).items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
+    for name in ("diameter_mm", "volume_ml", "mean_hu", "sphericity", "pleura_distance_mm"):
+        value = getattr(finding, name)
+        if value is not None:
+            out[name] = float(value)
+    return out
+
+
+def finding_malignancy_model(institution: Institution) -> LesionModel | None:
+    """The active malignancy model a finding of ``institution`` can use: one trained on that
+    site's lesions (CT features). The Wisconsin default is never applied to CT findings."""
+    return (
+        LesionModel.objects.filter(
+            kind=LesionModelKind.MALIGNANCY,
+            status=LesionModelStatus.ACTIVE,
+            institution=institution,
+        )
+        .order_by("-status_changed_at", "-pk")
+        .first()
+    )
+
+
+def predict_finding_malignancy(*, finding: Finding, actor: User | None) -> LesionPrediction:
+    """The finding's malignancy probability from its site's active CT malignancy model."""
+    patient = finding.run.patient
+    model = finding_malignancy_model(patient.institution)
+    if model is None:
+        raise LesionModelError(
+            "This site has no active malignancy model trained on its own CT lesions; the "
+            "Wisconsin default (breast cytology) does not apply to CT findings."
+        )
+    return predict_malignancy(
+        model=model,
+        patient=patient,
+        features=finding_features(finding),
+        actor=actor,
+        finding=finding,
+    )
+
+
+def finding_malignancy(finding: Finding) -> LesionPrediction | None:
+    """The latest stored malignancy prediction for a finding, or None."""
+    return (
+        LesionPrediction.objects.filter(finding=finding, model__kind=LesionModelKind.MALIGNANCY)
+        .select_related("model")
+        .order_by("-created_at", "-id")
+        .first()
     )
