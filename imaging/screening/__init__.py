@@ -10,11 +10,21 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "PIPELINE_VERSION": "imaging.screening.pipeline",
+    "ScreeningResult": "imaging.screening.pipeline",
+    "screen_volume": "imaging.screening.pipeline",
+    "candidate_centre_mm": "imaging.screening.pipeline",
+    "validate_cases": "imaging.screening.pipeline",
     "ScreeningSettings": "imaging.screening.candidates",
     "Candidate": "imaging.screening.candidates",
     "detect_candidates": "imaging.screening.candidates",
     "froc": "imaging.screening.froc",
     "FrocResult": "imaging.screening.froc",
+    "LungSegmentation": "imaging.screening.lungs",
+    "segment_lungs": "imaging.screening.lungs",
+    "chest_phantom": "imaging.screening.phantom",
+    "insert_nodules": "imaging.screening.insert",
+    "plan_nodules": "imaging.screening.insert",
 }
 
 __all__ = sorted(_EXPORTS)

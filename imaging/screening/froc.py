@@ -27,7 +27,7 @@ import numpy as np
 
 LUNA16_FP_RATES = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
-Truth = tuple[Sequence[float], float, dict[str, Any]]
+Truth = tuple[Sequence[float] | np.ndarray, float, dict[str, Any]]
 Scan = tuple[np.ndarray, np.ndarray]
 
 
