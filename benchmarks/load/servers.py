@@ -117,26 +117,33 @@ def start_worker(*, env: dict[str, str], concurrency: int, log_dir: Path) -> Pro
     return _start("celery-worker", command, env, log_dir)
 
 
-def wait_http_ready(process: Process, port: int, timeout_s: float = 90.0) -> None:
-    """Until ``/healthz`` answers 200 (the database answers too), or SystemExit."""
+def wait_http_ready(process: Process, port: int, timeout_s: float = 300.0) -> None:
+    """Until ``/healthz`` answers 200 (the database answers too), or SystemExit. Booting five
+    workers takes minutes on a busy 2-core machine (each imports the app)."""
     deadline = time.monotonic() + timeout_s
+    last = "no answer"
     while time.monotonic() < deadline:
         if not process.alive():
             raise SystemExit(f"{process.name} exited:\n{process.log_tail()}")
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         try:
             conn.request("GET", "/healthz", headers={"X-Forwarded-Proto": "https"})
-            if conn.getresponse().status == 200:
+            status = conn.getresponse().status
+            if status == 200:
                 return
-        except OSError:
-            pass
+            last = f"HTTP {status}"
+        except (OSError, http.client.HTTPException) as exc:
+            last = type(exc).__name__
         finally:
             conn.close()
-        time.sleep(0.3)
-    raise SystemExit(f"{process.name} did not answer /healthz in {timeout_s:.0f} s")
+        time.sleep(0.5)
+    raise SystemExit(
+        f"{process.name} did not answer /healthz in {timeout_s:.0f} s (last: {last}):\n"
+        f"{process.log_tail()}"
+    )
 
 
-def wait_worker_ready(process: Process, timeout_s: float = 90.0) -> None:
+def wait_worker_ready(process: Process, timeout_s: float = 300.0) -> None:
     """Until the worker logs that it is ready to take tasks, or SystemExit."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
