@@ -54,7 +54,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--board-members", type=int, default=30)
     parser.add_argument("--board-window", type=float, default=5.0)
     parser.add_argument("--patients", type=int, default=400, help="demo cohort size")
-    parser.add_argument("--radiomics-series", type=int, default=40)
+    parser.add_argument("--radiomics-series", type=int, default=30)
     parser.add_argument("--seed", type=int, default=20261124)
     parser.add_argument(
         "--var-dir",

@@ -173,7 +173,7 @@ def _ct_stored(rng: random.Random) -> object:
 
 
 def _radiomics_series(oncologist: object, count: int, seed: int) -> list[RadiomicsTarget]:
-    """``count`` synthetic CT series (each of its own patient, thoracic team), each with a
+    """``count`` synthetic CT series (of living thoracic patients, in turn), each with a
     seed-grown mask of its lesion; no run is requested here (RADIOMICS_ON_NEW_MASKS is off in
     this process): scenario 2 requests them through the API."""
     from imaging.dicom.synthetic import synthetic_series
@@ -189,7 +189,8 @@ def _radiomics_series(oncologist: object, count: int, seed: int) -> list[Radiomi
         .order_by("-mrn")[:count]
     )
     targets = []
-    for patient in patients:
+    for index in range(count):  # a patient may have several series
+        patient = patients[index % len(patients)]
         datasets = synthetic_series(_ct_stored(rng), spacing=CT_SPACING)  # type: ignore[arg-type]
         for ds in datasets:
             ds.PatientID = patient.mrn
