@@ -283,17 +283,32 @@ class AppServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def wait_until_up(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if self.get("/healthz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"gunicorn did not start:\n{self.log()}", pytrace=False)
+            time.sleep(0.3)
+
     def stop(self) -> None:
         _stop_group(self.process)
 
 
 def start_app_server(tmp_path: Path, env: dict[str, str]) -> AppServer:
+    """Starts gunicorn; call `wait_until_up` before the first request (start a worker
+    meanwhile: both spend their first seconds importing the project)."""
     port = free_port()
     log_path = tmp_path / f"gunicorn-{port}.log"
     gunicorn = Path(sys.executable).with_name("gunicorn")
     command = [
         str(gunicorn), "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-        "--workers", "2", "--timeout", "60", "--graceful-timeout", "5",
+        "--workers", "1", "--threads", "4", "--timeout", "60", "--graceful-timeout", "5",
         "--access-logfile", "-", "--error-logfile", "-",
     ]  # fmt: skip
     with log_path.open("wb") as log:
@@ -305,18 +320,7 @@ def start_app_server(tmp_path: Path, env: dict[str, str]) -> AppServer:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    server = AppServer(process, port, log_path)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if server.get("/healthz")[0] == 200:
-                return server
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            server.stop()
-            pytest.fail(f"gunicorn did not start:\n{server.log()}", pytrace=False)
-        time.sleep(0.3)
+    return AppServer(process, port, log_path)
 
 
 # --- jobs ------------------------------------------------------------------------------------
