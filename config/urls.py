@@ -14,6 +14,7 @@ urlpatterns = [
     path("imports/", include("oncology.urls_import")),
     path("boards/", include("oncology.urls_board")),
     path("outcome-models/", include("oncology.urls_outcomes")),
+    path("lesion-models/", include("imaging.urls_lesion_models")),
     path("help/", include("oncology.urls_help")),
     path("", include("genomics.urls")),
     path("", include("imaging.urls")),

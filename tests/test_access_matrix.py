@@ -270,6 +270,24 @@ def _outcome_model(w: World) -> str:
     return reverse("api-outcome-model-detail", kwargs={"model_id": model.public_id})
 
 
+def _lesion_model_page(name: str) -> Callable[[World], str]:
+    def build(w: World) -> str:
+        from imaging.models import LesionModel
+
+        LesionModel.objects.create(
+            name="matrix",
+            version=1,
+            kind="malignancy",
+            algorithm="logistic",
+            training_source="wisconsin",
+            training_data_sha256="0" * 64,
+            artifact_sha256="0" * 64,
+        )
+        return reverse(name, kwargs={"name": "matrix", "version": 1})
+
+    return build
+
+
 def _outcome_model_page(name: str) -> Callable[[World], str]:
     def build(w: World) -> str:
         from oncology.models import OutcomeModel
@@ -551,6 +569,10 @@ MATRIX = [
     Row("outcome_models:list", _fixed("outcome_models:list"), PAGE_ANY_PERSON),
     Row("outcome_models:detail", _outcome_model_page("outcome_models:detail"), PAGE_ANY_PERSON),
     Row("outcome_models:status", _outcome_model_page("outcome_models:status"), POST_ONLY_PAGE),
+    # Lesion-model registry pages (tests/imaging/lesions/test_pages.py): no patient data.
+    Row("lesion_models:list", _fixed("lesion_models:list"), PAGE_ANY_PERSON),
+    Row("lesion_models:detail", _lesion_model_page("lesion_models:detail"), PAGE_ANY_PERSON),
+    Row("lesion_models:status", _lesion_model_page("lesion_models:status"), POST_ONLY_PAGE),
     Row("api-genomic-report-list", _patient("api-genomic-report-list"), API_PATIENT),
     Row(
         "api-genomic-report-detail",

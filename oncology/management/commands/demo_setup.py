@@ -74,6 +74,12 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 stdout=self.stdout,
             )
+        if not options["no_outcome_model"]:
+            # the shipped lesion malignancy model (Wisconsin data, seeded: seconds, no download)
+            from imaging.services.lesion_models import default_malignancy_model
+
+            lesion = default_malignancy_model()
+            self.stdout.write(f"Lesion malignancy model {lesion.name} v{lesion.version} active.")
         if not options["no_outcome_model"] and demo_has_patients():
             model, trained = demo_model_train()
             if trained:
