@@ -1,6 +1,6 @@
 // Screening findings in the series viewer (docs/screening.md, "Review in the viewer"): the
 // series' latest finished screening, listed beside the image, a marker on the axial slice at
-// each finding's centre (within two slices of it), a click on a finding jumps to its slice,
+// each finding's centre (on its slice and the next one either side), a click on a finding jumps to its slice,
 // and Confirm / Reject post the decision. It follows the viewer through the "viewer:draw"
 // event and moves it with "viewer:goto" (static/js/viewer.js), as the fused display does.
 (function () {
@@ -15,6 +15,9 @@
   var noteEl = document.getElementById("viewer-findings-note");
   var statusEl = document.getElementById("viewer-findings-status");
   var csrfEl = panel.querySelector("input[name=csrfmiddlewaretoken]");
+  // A run keeps up to 100 findings: the list scrolls beside the image instead of the page.
+  listEl.style.maxHeight = "14rem";
+  listEl.style.overflowY = "auto";
   var wanted = new URLSearchParams(window.location.search).get("finding");
   var findings = [];
   var selected = null;
@@ -22,6 +25,7 @@
   var markers = [];
   var jumped = false;
 
+  var MARKED = 20;
   var LABELS = { pending: "awaiting review", confirmed: "confirmed", rejected: "rejected" };
 
   function setStatus(text, isError) {
@@ -35,6 +39,8 @@
       detail: { axis: "axial", index: f.centre_voxel[0] }
     }));
     renderList();
+    var item = listEl.querySelector("li[aria-current]");
+    if (item) { item.scrollIntoView({ block: "nearest" }); }
   }
 
   function review(f, decision) {
@@ -75,7 +81,10 @@
       var li = document.createElement("li");
       li.setAttribute("data-finding", f.id);
       li.setAttribute("data-status", f.status);
-      if (f.id === selected) { li.setAttribute("aria-current", "true"); }
+      if (f.id === selected) {
+        li.setAttribute("aria-current", "true");
+        li.style.fontWeight = "bold";
+      }
       var jump = button(
         "#" + f.rank + " · " + f.nodule_type_label + " · " + f.diameter_mm.toFixed(1) + " mm · slice " +
           (f.centre_voxel[0] + 1),
@@ -117,7 +126,8 @@
     var sy = view.height / view.shape.y;
     findings.forEach(function (f) {
       var dz = Math.abs(f.centre_voxel[0] - view.index);
-      if (dz > 2) { return; }
+      // The best MARKED findings and the selected one: a hundred circles would hide the image.
+      if (dz > 1 || (f.rank > MARKED && f.id !== selected)) { return; }
       var m = document.createElement("button");
       m.type = "button";
       m.className = "viewer-finding-marker";
