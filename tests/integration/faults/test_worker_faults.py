@@ -7,6 +7,9 @@ re-queues and re-sends it. SIGKILL of the whole worker leaves its unacknowledged
 Redis until the visibility timeout (an hour): the reconciler brings those jobs back (lease
 expiry for the running ones, re-send for the reserved ones). Effects are counted (one audit
 row per successful handler run), not statuses.
+
+The three tests share one worker (its start-up is most of their time on a small machine):
+the failing job first, on a fresh queue; the pool kills next; the whole-worker kill last.
 """
 
 from __future__ import annotations
@@ -15,13 +18,17 @@ import os
 import signal
 import time
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import redis
 
+from config.celery import app as celery_app
 from core.jobs import job_enqueue, jobs_reconcile
 from core.models import Job, JobStatus
-from tests.integration.conftest import WorkerPool, wait_for_job
+from tests.integration.conftest import Worker, WorkerPool, _drop_connection_pools, wait_for_job
 from tests.integration.faults.conftest import children, effect_counts, wait_for_jobs
 from tests.integration.jobkinds import effects
 
@@ -29,6 +36,43 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 LEASE_SECONDS = 3  # short, so the reconciler takes killed attempts back within the test
 RESEND_AFTER_SECONDS = 5
+
+
+@dataclass
+class SharedWorkers:
+    pool: WorkerPool
+
+    def live(self) -> Worker:
+        """The module's running worker, started if there is none (first test, or after a kill)."""
+        for worker in reversed(self.pool.workers):
+            if worker.process.poll() is None:
+                return worker
+        return self.pool.start(lease_seconds=LEASE_SECONDS)
+
+
+@pytest.fixture(scope="module")
+def shared(
+    django_db_setup: None, integration_services: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SharedWorkers]:
+    """Workers for this module on the test broker (flushed once), with this process's Celery
+    app pointed at it; django_db_setup first, so the workers get the test database."""
+    redis.Redis.from_url(integration_services).flushdb()
+    saved = {
+        "task_always_eager": celery_app.conf.task_always_eager,
+        "broker_url": celery_app.conf.broker_url,
+    }
+    celery_app.conf.task_always_eager = False
+    celery_app.conf.broker_url = integration_services
+    _drop_connection_pools()
+    pool = WorkerPool(integration_services, tmp_path_factory.mktemp("shared-workers"))
+    try:
+        yield SharedWorkers(pool)
+    finally:
+        pool.stop_all()
+        for worker in pool.workers:
+            print(f"----- log of worker {worker.name} -----\n{worker.log()}")
+        _drop_connection_pools()
+        celery_app.conf.update(saved)
 
 
 def _marked_jobs(marks: Path, count: int, sleep: float) -> list[Job]:
@@ -52,12 +96,39 @@ def _busy_pool_process(worker_pid: int, marks: Path) -> tuple[int, int] | None:
     return None
 
 
+def test_job_failing_every_attempt_stops_at_its_limit_with_its_error_and_is_not_sent_again(
+    shared: SharedWorkers,
+) -> None:
+    worker = shared.live()
+    seen = len(worker.log())
+    job = job_enqueue(kind="it_fail", payload={}, max_attempts=3)
+
+    job = wait_for_job(job, timeout=40)
+    time.sleep(1)  # a further message would be received at once (countdowns wait in the worker)
+
+    assert job.status == JobStatus.FAILED
+    assert job.attempts == 3
+    assert job.max_attempts == 3
+    assert job.error == "JobError: planned failure on attempt 3"
+    assert job.finished_at is not None
+    assert job.lease_expires_at is None
+    assert effects(job) == 0  # each failed attempt's writes rolled back with it
+    log = worker.log()[seen:]
+    assert log.count("] received") == 3  # three messages, no fourth
+    assert log.count(": 'retry'") == 2
+    assert log.count(": 'failed'") == 1
+    assert jobs_reconcile() == {"requeued": 0, "failed": 0, "resent": 0}
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == (JobStatus.FAILED, 3)
+
+
 def test_pool_process_sigkilled_five_times_while_100_jobs_run_every_job_has_one_effect(
-    workers: WorkerPool, tmp_path: Path
+    shared: SharedWorkers, tmp_path: Path
 ) -> None:
     marks = tmp_path / "marks"
     marks.mkdir()
-    worker = workers.start(lease_seconds=LEASE_SECONDS)
+    worker = shared.live()
+    seen = len(worker.log())
     jobs = _marked_jobs(marks, 100, sleep=0.15)
     started = time.monotonic()
 
@@ -84,7 +155,6 @@ def test_pool_process_sigkilled_five_times_while_100_jobs_run_every_job_has_one_
 
     counts.update(wait_for_jobs(jobs, timeout=90))
     elapsed = time.monotonic() - started
-    worker.kill()  # done with it: no warm shutdown to wait for
 
     rows = {job.pk: job for job in Job.objects.filter(pk__in=[j.pk for j in jobs])}
     assert {job.status for job in rows.values()} == {JobStatus.SUCCEEDED}
@@ -95,7 +165,7 @@ def test_pool_process_sigkilled_five_times_while_100_jobs_run_every_job_has_one_
         assert job.result == {"written_by_attempt": job.attempts}
     for job_id in killed:  # a killed attempt never commits: another one did the work
         assert rows[job_id].attempts >= 2
-    assert worker.log().count("exited with 'signal 9 (SIGKILL)'") == 5
+    assert worker.log()[seen:].count("exited with 'signal 9 (SIGKILL)'") == 5
     assert counts.get("requeued", 0) >= 5
     print(
         f"FAULTS pool-kill: 100 jobs, 5 SIGKILLs, {elapsed:.1f}s, "
@@ -104,11 +174,11 @@ def test_pool_process_sigkilled_five_times_while_100_jobs_run_every_job_has_one_
 
 
 def test_whole_worker_sigkilled_and_replaced_unfinished_jobs_are_redelivered_and_complete(
-    workers: WorkerPool, tmp_path: Path
+    shared: SharedWorkers, tmp_path: Path
 ) -> None:
     marks = tmp_path / "marks"
     marks.mkdir()
-    first = workers.start(lease_seconds=LEASE_SECONDS)
+    first = shared.live()
     jobs = _marked_jobs(marks, 20, sleep=0.2)
     ids = [job.pk for job in jobs]
     deadline = time.monotonic() + 60
@@ -126,7 +196,7 @@ def test_whole_worker_sigkilled_and_replaced_unfinished_jobs_are_redelivered_and
     unfinished = {pk for pk, status in at_kill.items() if status != JobStatus.SUCCEEDED}
     cut_off = {pk for pk, status in at_kill.items() if status == JobStatus.RUNNING}
     started = time.monotonic()
-    second = workers.start(lease_seconds=LEASE_SECONDS)
+    second = shared.pool.start(lease_seconds=LEASE_SECONDS)
     # The reconciler on the test's time scale: lease 3 s (900 s deployed), re-send after 5 s
     # (300 s deployed). The dead worker's running jobs come back when their lease expires; a
     # message it had reserved but not started stays unacknowledged in Redis until the
@@ -149,29 +219,3 @@ def test_whole_worker_sigkilled_and_replaced_unfinished_jobs_are_redelivered_and
         f"FAULTS worker-kill: 20 jobs, {len(unfinished)} unfinished at the kill "
         f"({len(cut_off)} running), all done {elapsed:.1f}s after it"
     )
-
-
-def test_job_failing_every_attempt_stops_at_its_limit_with_its_error_and_is_not_sent_again(
-    workers: WorkerPool,
-) -> None:
-    worker = workers.start()
-    job = job_enqueue(kind="it_fail", payload={}, max_attempts=3)
-
-    job = wait_for_job(job, timeout=40)
-    time.sleep(1)  # a further message would be received at once (countdowns wait in the worker)
-    worker.kill()  # done with it: no warm shutdown to wait for
-
-    assert job.status == JobStatus.FAILED
-    assert job.attempts == 3
-    assert job.max_attempts == 3
-    assert job.error == "JobError: planned failure on attempt 3"
-    assert job.finished_at is not None
-    assert job.lease_expires_at is None
-    assert effects(job) == 0  # each failed attempt's writes rolled back with it
-    log = worker.log()
-    assert log.count("] received") == 3  # three messages, no fourth
-    assert log.count(": 'retry'") == 2
-    assert log.count(": 'failed'") == 1
-    assert jobs_reconcile() == {"requeued": 0, "failed": 0, "resent": 0}
-    job.refresh_from_db()
-    assert (job.status, job.attempts) == (JobStatus.FAILED, 3)
