@@ -125,7 +125,7 @@ def _ball(
         sl.append(slice(start, stop))
     box = (sl[0], sl[1], sl[2])
     axes = [
-        (np.arange(b.start, b.stop, dtype=np.float32) - c) * s
+        (np.arange(b.start, b.stop, dtype=np.float64) - c) * s
         for b, c, s in zip(box, centre, spacing, strict=True)
     ]
     dist = np.sqrt(
@@ -224,8 +224,9 @@ def plan_nodules(
 ) -> list[NoduleSpec]:
     """``count`` nodule specs inside ``lung_mask`` (bool, (z, y, x)).
 
-    Nodule i gets diameter ``diameters_mm[i % n_d]``, type ``types[(i + i // n_d) % n_t]`` and
-    attachment ``attachments[i % n_a]`` (so sizes, types and attachments mix), and a centre drawn
+    Nodule i gets diameter ``diameters_mm[i % n_d]``; types and attachments are crossed: each
+    run of n_t x n_a nodules takes every (type, attachment) pair once, in an order drawn with
+    ``rng``; its centre is drawn
     with ``rng`` among the voxels that suit its attachment (module docstring), at least
     ``min_separation_mm`` between the surfaces of any two nodules and clear of ``avoid`` (e.g. a
     real tumour) by the same margin. "vascular" needs ``vessels`` (bool mask). ValueError when a
@@ -249,10 +250,12 @@ def plan_nodules(
     for a in atts:
         if a not in ATTACHMENTS:
             raise ValueError(f"attachment must be one of {ATTACHMENTS}, got {a!r}")
-    if "vascular" in atts[:count] and (vessels is None or not np.asarray(vessels).any()):
+    if "vascular" in atts and count > 0 and (vessels is None or not np.asarray(vessels).any()):
         raise ValueError("juxta-vascular nodules need a vessels mask with vessels in it")
 
-    inside_mm = ndi.distance_transform_edt(lung, sampling=sp)  # to the pleura
+    # distance to the pleura; the edge of the field counts as one (np.pad), so a nodule is
+    # never cut by the field of a cropped CT
+    inside_mm = ndi.distance_transform_edt(np.pad(lung, 1), sampling=sp)[1:-1, 1:-1, 1:-1]
     vessel_mm = None
     if vessels is not None and np.asarray(vessels).any():
         vessel_mask = np.asarray(vessels, bool) & lung
@@ -260,6 +263,8 @@ def plan_nodules(
     avoid_mm = None
     if avoid is not None and np.asarray(avoid).any():
         avoid_mm = ndi.distance_transform_edt(~np.asarray(avoid, bool), sampling=sp)
+    pairs = [(t, a) for t in kinds for a in atts]
+    order = np.arange(len(pairs))
     half_voxel = 0.5 * float(min(sp))
     scale = np.array(sp)
     centres: list[np.ndarray] = []
@@ -267,8 +272,9 @@ def plan_nodules(
     specs: list[NoduleSpec] = []
     for i in range(count):
         d = diams[i % len(diams)]
-        kind = kinds[(i + i // len(diams)) % len(kinds)]
-        att = atts[i % len(atts)]
+        if i % len(pairs) == 0:
+            order = rng.permutation(len(pairs))
+        kind, att = pairs[int(order[i % len(pairs)])]
         r = d / 2.0
         if att == "pleural":
             ok = (inside_mm >= r + half_voxel) & (inside_mm <= r + half_voxel + 1.5)
