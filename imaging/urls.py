@@ -49,6 +49,11 @@ urlpatterns = [
         name="screening-finding-review",
     ),
     path(
+        "screening/findings/<uuid:finding_id>/malignancy/",
+        views_screening.finding_malignancy,
+        name="screening-finding-malignancy",
+    ),
+    path(
         "patients/<uuid:public_id>/imaging/series/<uuid:series_id>/findings.json",
         views_screening.viewer_findings,
         name="viewer-findings",

@@ -18,7 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.models import User
-from imaging.models import Finding, ScreeningRun, Series
+from imaging.models import Finding, LesionPrediction, ScreeningRun, Series
 from imaging.selectors_screening import (
     can_request_screening,
     can_review,
@@ -154,11 +154,23 @@ def run_page(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
     run = screening_run_get(user=user, run_public_id=run_id)
     row = _row(run)
     findings = run_findings(run)
+    from imaging.services import lesion_models
+
+    malignancy = {
+        p.finding_id: p
+        for p in LesionPrediction.objects.filter(finding__in=findings, model__kind="malignancy")
+        .select_related("model")
+        .order_by("created_at", "id")
+    }  # the latest per finding wins
     context = {
         "patient": run.patient,
         "row": row,
         **row,
-        "findings": [{"finding": f, "viewer_url": viewer_url(f)} for f in findings],
+        "findings": [
+            {"finding": f, "viewer_url": viewer_url(f), "malignancy": malignancy.get(f.pk)}
+            for f in findings
+        ],
+        "malignancy_model": lesion_models.finding_malignancy_model(run.patient.institution),
         "can_review": can_review(user),
         "volumes": (run.lungs or {}).get("volumes_ml") or {},
         "warnings": list((run.lungs or {}).get("warnings") or [])
@@ -201,6 +213,28 @@ def finding_review_page(request: HttpRequest, finding_id: uuid.UUID) -> HttpResp
     ):
         target = fallback
     return redirect(target)
+
+
+@person_required
+@require_POST
+def finding_malignancy(request: HttpRequest, finding_id: uuid.UUID) -> HttpResponse:
+    """POST: the finding's malignancy probability from the site's active CT malignancy model
+    (imaging/services/lesion_models.py, which stores and audits the prediction)."""
+    from imaging.services import lesion_models
+
+    user = _user(request)
+    finding = finding_get_for_review(user=user, finding_public_id=finding_id)
+    try:
+        prediction = lesion_models.predict_finding_malignancy(finding=finding, actor=user)
+    except lesion_models.LesionModelError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            f"Finding #{finding.rank}: malignancy probability {prediction.probability:.2f} "
+            f"({prediction.model.name} v{prediction.model.version}).",
+        )
+    return redirect(reverse("imaging:screening-run", kwargs={"run_id": finding.run.public_id}))
 
 
 def _finding_json(finding: Finding, *, can_review: bool) -> dict[str, Any]:

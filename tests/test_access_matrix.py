@@ -198,6 +198,7 @@ def _screening(name: str) -> Callable[[World], str]:
             "api-screening-run-detail": run_id,
             "imaging:screening-finding-review": finding_id,
             "api-screening-finding-review": finding_id,
+            "imaging:screening-finding-malignancy": finding_id,
             "imaging:viewer-findings": {
                 "public_id": w.patient.public_id,
                 "series_id": series.public_id,
@@ -494,6 +495,11 @@ MATRIX = [
     Row(
         "imaging:screening-finding-review",
         _screening("imaging:screening-finding-review"),
+        POST_ONLY_PAGE,
+    ),
+    Row(
+        "imaging:screening-finding-malignancy",
+        _screening("imaging:screening-finding-malignancy"),
         POST_ONLY_PAGE,
     ),
     Row("imaging:viewer-findings", _screening("imaging:viewer-findings"), PAGE_PATIENT),

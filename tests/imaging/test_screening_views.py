@@ -244,3 +244,45 @@ def test_another_institution_sees_neither_batches_nor_runs(
     assert foreign.get(batch_url).status_code == 404
     assert foreign.get(reverse("api-screening-worklist")).json() == []
     assert foreign.get(reverse("api-screening-batch-list")).json() == []
+
+
+def test_the_run_page_shows_a_findings_malignancy_only_from_a_site_ct_model(
+    world: World, oncologist_client: Client, member_client: Client, on_commit: Any
+) -> None:
+    from imaging.models import LesionModel, LesionPrediction
+
+    run = _screened(world, oncologist_client, on_commit)
+    top = run.findings.get(rank=1)
+    html = member_client.get(reverse("imaging:screening-run", args=[run.public_id])).content
+    assert b"does not apply to CT findings" in html
+    assert b">Estimate<" not in html
+    refused = member_client.post(
+        reverse("imaging:screening-finding-malignancy", args=[top.public_id]), follow=True
+    )
+    assert "no active malignancy model trained on its own CT lesions" in refused.content.decode()
+    assert not LesionPrediction.objects.exists()
+
+    model = LesionModel.objects.create(
+        name="north-ct-malignancy",
+        version=1,
+        kind="malignancy",
+        institution=world.institution,
+        status="active",
+        algorithm="logistic",
+        training_source="site lesions",
+        training_data_sha256="1" * 64,
+        artifact_sha256="b" * 64,
+    )
+    LesionPrediction.objects.create(
+        patient=world.patient,
+        model=model,
+        finding=top,
+        inputs={},
+        inputs_sha256="2" * 64,
+        probability=0.734,
+    )
+    html = member_client.get(reverse("imaging:screening-run", args=[run.public_id])).content
+    text = html.decode()
+    assert 'title="north-ct-malignancy v1">0.73<' in text
+    assert text.count(">Estimate<") == 1  # the second finding has no prediction yet
+    assert "north-ct-malignancy v1, trained on its own CT lesions" in text
