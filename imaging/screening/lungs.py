@@ -116,10 +116,9 @@ def _check(hu: Any, spacing: Any) -> tuple[np.ndarray, tuple[float, float, float
         raise ValueError(f"spacing must be three positive mm values, got {spacing!r}") from exc
     if len(values) != 3 or not all(math.isfinite(s) and s > 0 for s in values):
         raise ValueError(f"spacing must be three positive mm values (z, y, x), got {spacing!r}")
-    work = hu.astype(np.float32, copy=False)
-    if not np.isfinite(work).all():
+    if np.issubdtype(hu.dtype, np.floating) and not np.isfinite(hu).all():
         raise ValueError("the CT holds NaN or infinite values")
-    return work, (values[0], values[1], values[2])
+    return hu, (values[0], values[1], values[2])
 
 
 def _factors(spacing: tuple[float, float, float]) -> tuple[int, int, int]:
@@ -131,14 +130,22 @@ def _factors(spacing: tuple[float, float, float]) -> tuple[int, int, int]:
 
 
 def _block_mean(a: np.ndarray, f: tuple[int, int, int]) -> np.ndarray:
+    """Mean over f-blocks (the last partial block of an axis averages what it has), float32.
+    Done as a sum of strided views: no full-size temporaries."""
     if f == (1, 1, 1):
-        return a
-    pads = [(0, (-n) % k) for n, k in zip(a.shape, f, strict=True)]
-    if any(p[1] for p in pads):
-        a = np.pad(a, pads, mode="edge")
-    z, y, x = a.shape
-    blocks = a.reshape(z // f[0], f[0], y // f[1], f[1], x // f[2], f[2])
-    return blocks.mean(axis=(1, 3, 5), dtype=np.float32)
+        return a.astype(np.float32, copy=False)
+    shape = tuple(-(-n // k) for n, k in zip(a.shape, f, strict=True))
+    total = np.zeros(shape, np.float32)
+    count = np.zeros(shape, np.float32)
+    for dz in range(f[0]):
+        for dy in range(f[1]):
+            for dx in range(f[2]):
+                part = a[dz :: f[0], dy :: f[1], dx :: f[2]]
+                sl = (slice(0, part.shape[0]), slice(0, part.shape[1]), slice(0, part.shape[2]))
+                total[sl] += part
+                count[sl] += 1.0
+    out: np.ndarray = total / count
+    return out
 
 
 def _block_any(a: np.ndarray, f: tuple[int, int, int]) -> np.ndarray:
@@ -152,13 +159,27 @@ def _block_any(a: np.ndarray, f: tuple[int, int, int]) -> np.ndarray:
 
 
 def _upsample(mask: np.ndarray, f: tuple[int, int, int], shape: tuple[int, ...]) -> np.ndarray:
+    """Nearest-neighbour upsampling by the block factors, cropped to ``shape`` (one copy)."""
     if f == (1, 1, 1):
         return mask
-    out = mask
-    for axis, k in enumerate(f):
-        if k > 1:
-            out = np.repeat(out, k, axis=axis)
+    z, y, x = mask.shape
+    view = np.broadcast_to(mask[:, None, :, None, :, None], (z, f[0], y, f[1], x, f[2]))
+    out = view.reshape(z * f[0], y * f[1], x * f[2])
     return np.ascontiguousarray(out[: shape[0], : shape[1], : shape[2]])
+
+
+def _fill_holes_2d(mask: np.ndarray) -> np.ndarray:
+    """Per-slice hole filling by labelling the background (faster than scipy's iterative
+    binary_fill_holes on large grids): background not connected to the slice border."""
+    lab, n = ndi.label(~mask, structure=_PLANE)
+    if n == 0:
+        return mask.copy()
+    border = np.zeros(n + 1, bool)
+    for face in (lab[:, 0, :], lab[:, -1, :], lab[:, :, 0], lab[:, :, -1]):
+        border[np.unique(face)] = True
+    border[0] = True
+    out: np.ndarray = mask | ~border[lab]
+    return out
 
 
 def _border_touching(labels: np.ndarray, n: int) -> np.ndarray:
@@ -307,7 +328,7 @@ def _fill_lung(
     tissue_ok = inner[sl] & (lo[sl] < BONE_HU)
     # 1. per-slice holes: small ones (vessels, nodules) are filled at once; large ones (the
     #    top of the diaphragm's dome ringed by lung, a big mass) are judged in step 4
-    holes = ndi.binary_fill_holes(part, structure=_PLANE) & ~part
+    holes = _fill_holes_2d(part) & ~part
     hole_lab, n_holes = ndi.label(holes, structure=_PLANE)
     pixel_cm2 = spacing[1] * spacing[2] / 100.0
     small = np.bincount(hole_lab.ravel(), minlength=n_holes + 1) * pixel_cm2 <= SMALL_HOLE_CM2
@@ -347,7 +368,7 @@ def _fill_lung(
         keep = np.zeros(n + 1, bool)
         keep[touching[touching > 0]] = True
         filled |= keep[lab]
-        filled = ndi.binary_fill_holes(filled, structure=_PLANE) & (filled | holes | pocket)
+        filled = _fill_holes_2d(filled) & (filled | holes | pocket)
     out = np.zeros_like(lung)
     out[sl] = filled
     return out
@@ -364,10 +385,8 @@ def segment_lungs(hu: np.ndarray, spacing: tuple[float, float, float]) -> LungSe
     air = lo < AIR_HU
     if not air.any():
         raise ValueError("no lung found: the CT holds no air-filled voxels (below -400 HU)")
-    body = ~air
-    if body.mean() < 0.01:
+    if air.mean() > 0.99:
         raise ValueError("no lung found: the CT is all air (no body)")
-    body = ndi.binary_fill_holes(body, structure=_PLANE)
 
     labels, n = ndi.label(air)
     touch = _border_touching(labels, n)
@@ -380,7 +399,7 @@ def segment_lungs(hu: np.ndarray, spacing: tuple[float, float, float]) -> LungSe
     if not inner_air.any():
         raise ValueError("no lung found: all air in the CT lies outside the body")
 
-    trachea = _find_trachea(lo, air, inner & body, wsp)
+    trachea = _find_trachea(lo, air, inner, wsp)
     airways = np.zeros_like(air)
     if trachea is None:
         warnings.append("no trachea found in the field; airways not removed")
@@ -388,10 +407,16 @@ def segment_lungs(hu: np.ndarray, spacing: tuple[float, float, float]) -> LungSe
         airways, problem = _grow_airways(lo, inner, trachea, int(inner_air.sum()))
         if problem:
             warnings.append(problem)
-        airways = ndi.binary_closing(airways, iterations=1) | airways
-        # the lumen's partial-volume edge (air-like, below AIR_HU) belongs to it too
-        airways |= ndi.binary_dilation(airways) & air & inner
-    airway_zone = ndi.binary_dilation(airways, iterations=1) if airways.any() else airways
+    airway_zone = np.zeros_like(air)
+    if airways.any():
+        # within the airways' bounding box (+3 voxels): close small gaps, add the lumen's
+        # partial-volume edge (air-like, below AIR_HU), and one voxel of wall for the zone
+        box = _padded_box(airways, 3)
+        part = airways[box]
+        part = ndi.binary_closing(part, iterations=1) | part
+        part |= ndi.binary_dilation(part) & air[box] & inner[box]
+        airways[box] = part
+        airway_zone[box] = ndi.binary_dilation(part)
 
     cand = inner_air & ~airway_zone
     labels, n = ndi.label(cand)
@@ -412,16 +437,15 @@ def segment_lungs(hu: np.ndarray, spacing: tuple[float, float, float]) -> LungSe
     if trachea is not None:
         midline = float(np.argwhere(trachea)[:, 2].mean())
     else:
-        body_cols = body.sum(axis=(0, 1)).astype(float)
+        body_cols = (~air).sum(axis=(0, 1)).astype(float)
         midline = float((body_cols * xs).sum() / max(body_cols.sum(), 1.0))
 
     right = np.zeros_like(air)
     left = np.zeros_like(air)
-    xw = np.bincount(labels.ravel(), weights=np.broadcast_to(xs, labels.shape).ravel())
     for cid in keep_ids:
-        centre_x = float(xw[cid] / sizes[cid])
         comp = labels == cid
         cols = comp.sum(axis=(0, 1))
+        centre_x = float((cols * xs).sum() / max(int(cols.sum()), 1))
         below = cols[: max(0, int(midline))].sum()
         above = cols[max(0, int(midline)) :].sum()
         both = min(below, above) >= 0.2 * (below + above)
@@ -437,8 +461,8 @@ def segment_lungs(hu: np.ndarray, spacing: tuple[float, float, float]) -> LungSe
     if len(keep_ids) == 1 and not (right.any() and left.any()):
         warnings.append("one lung in the field (cropped CT?)")
 
-    right_f = _fill_lung(right, lo, inner & body, wsp, is_left=False)
-    left_f = _fill_lung(left, lo, inner & body, wsp, is_left=True)
+    right_f = _fill_lung(right, lo, inner, wsp, is_left=False)
+    left_f = _fill_lung(left, lo, inner, wsp, is_left=True)
     overlap = right_f & left_f
     if overlap.any():  # a voxel claimed by both fillings goes to the original side
         right_f &= ~(overlap & ~right)
@@ -448,19 +472,16 @@ def segment_lungs(hu: np.ndarray, spacing: tuple[float, float, float]) -> LungSe
     left_f &= ~airway_zone
 
     shape = full.shape
-    right_up = _upsample(right_f, f, shape)
-    left_up = _upsample(left_f, f, shape)
-    airways_up = _upsample(airways, f, shape)
-    if f != (1, 1, 1):
-        right_up, left_up = _refine(full, lo, right_up, left_up, right_f, left_f, f)
-        keep_out = _upsample(airway_zone, f, shape)
-        right_up &= ~keep_out
-        left_up &= ~keep_out
+    if f == (1, 1, 1):
+        right_up, left_up, airways_up = right_f, left_f, airways
+    else:
+        right_up, left_up = _refine(full, lo, right_f, left_f, airway_zone, f)
+        airways_up = _upsample(airways, f, shape)
     mask = right_up | left_up
     vml = float(np.prod(sp)) / 1000.0
     volumes = {
-        "left": float(left_up.sum()) * vml,
-        "right": float(right_up.sum()) * vml,
+        "left": float(np.count_nonzero(left_up)) * vml,
+        "right": float(np.count_nonzero(right_up)) * vml,
     }
     volumes["total"] = volumes["left"] + volumes["right"]
     return LungSegmentation(
@@ -474,32 +495,51 @@ def segment_lungs(hu: np.ndarray, spacing: tuple[float, float, float]) -> LungSe
     )
 
 
+def _padded_box(mask: np.ndarray, pad: int) -> tuple[slice, slice, slice]:
+    where = np.argwhere(mask)
+    lo = np.maximum(where.min(axis=0) - pad, 0)
+    hi = np.minimum(where.max(axis=0) + pad + 1, mask.shape)
+    return (slice(lo[0], hi[0]), slice(lo[1], hi[1]), slice(lo[2], hi[2]))
+
+
+# codes of the work grid for the refinement on the CT grid
+_OUT, _RIGHT, _LEFT, _RIGHT_AIR, _LEFT_AIR = 0, 1, 2, 3, 4
+
+
 def _refine(
     full: np.ndarray,
     lo: np.ndarray,
-    right_up: np.ndarray,
-    left_up: np.ndarray,
-    right_lo: np.ndarray,
-    left_lo: np.ndarray,
+    right: np.ndarray,
+    left: np.ndarray,
+    airway_zone: np.ndarray,
     f: tuple[int, int, int],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """On the CT grid: in the work voxels along each lung's edge that were air (mean below
-    AIR_HU) the tissue voxels are dropped; work voxels filled into the lung (tissue: a nodule,
-    a vessel) keep all theirs; in the work voxels just outside the edge the air voxels are
-    added. So the boundary follows the CT's own voxels rather than the coarse blocks."""
-    shape = full.shape
-    out = []
-    for up, lo_mask in ((right_up, right_lo), (left_up, left_lo)):
-        if not lo_mask.any():
-            out.append(up)
+    """Back on the CT grid. Work voxels inside a lung keep all their CT voxels, except those
+    on the lung's edge that were air (mean below AIR_HU): there only the CT's air voxels are
+    kept (the chest wall's share is dropped); work voxels just outside the edge give their
+    air voxels. Work voxels filled into the lung (a nodule, a vessel) keep all theirs. So the
+    boundary follows the CT's own voxels rather than the coarse blocks. One code per work voxel
+    is upsampled once; the CT is thresholded only inside the lungs' bounding box."""
+    code = np.zeros(lo.shape, np.uint8)
+    is_air_lo = lo < AIR_HU
+    for mask, whole, airy in ((right, _RIGHT, _RIGHT_AIR), (left, _LEFT, _LEFT_AIR)):
+        if not mask.any():
             continue
-        edge = lo_mask & ~ndi.binary_erosion(lo_mask) & (lo < AIR_HU)
-        outer = ndi.binary_dilation(lo_mask) & ~lo_mask
-        edge_up = _upsample(edge, f, shape)
-        outer_up = _upsample(outer, f, shape)
-        is_air = full < AIR_HU
-        refined = (up & ~(edge_up & ~is_air)) | (outer_up & is_air)
-        out.append(refined)
-    right, left = out
-    left &= ~right
-    return right, left
+        edge = mask & ~ndi.binary_erosion(mask) & is_air_lo
+        outer = ndi.binary_dilation(mask) & ~mask & ~airway_zone & (code == _OUT)
+        code[mask] = whole
+        code[edge | outer] = airy
+    shape = full.shape
+    right_up = np.zeros(shape, bool)
+    left_up = np.zeros(shape, bool)
+    if not code.any():
+        return right_up, left_up
+    box_lo = _padded_box(code > 0, 0)
+    box = tuple(
+        slice(b.start * k, min(b.stop * k, n)) for b, k, n in zip(box_lo, f, shape, strict=True)
+    )
+    up = _upsample(code[box_lo], f, tuple(b.stop - b.start for b in box))
+    is_air = full[box] < AIR_HU
+    right_up[box] = (up == _RIGHT) | ((up == _RIGHT_AIR) & is_air)
+    left_up[box] = (up == _LEFT) | ((up == _LEFT_AIR) & is_air)
+    return right_up, left_up
