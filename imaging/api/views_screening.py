@@ -44,13 +44,13 @@ def _user(request: Request) -> User:
     return request.user  # type: ignore[return-value]
 
 
-class ProgressSerializer(serializers.Serializer):
+class ScreeningProgressSerializer(serializers.Serializer):
     stage = serializers.CharField(help_text="volume, screening, saving or done.")
     done = serializers.IntegerField()
     total = serializers.IntegerField()
 
 
-class LungsSerializer(serializers.Serializer):
+class ScreeningLungsSerializer(serializers.Serializer):
     volumes_ml = serializers.DictField(
         child=serializers.FloatField(allow_null=True),
         required=False,
@@ -59,7 +59,7 @@ class LungsSerializer(serializers.Serializer):
     warnings = serializers.ListField(child=serializers.CharField(), required=False)
 
 
-class RunSerializer(serializers.Serializer):
+class ScreeningRunSerializer(serializers.Serializer):
     public_id = serializers.UUIDField()
     patient_public_id = serializers.UUIDField(source="patient.public_id")
     research_id = serializers.CharField(source="patient.research_id")
@@ -86,10 +86,10 @@ class RunSerializer(serializers.Serializer):
     def get_status(self, run: ScreeningRun) -> str:
         return run_state(run)
 
-    @extend_schema_field(ProgressSerializer(allow_null=True))
+    @extend_schema_field(ScreeningProgressSerializer(allow_null=True))
     def get_progress(self, run: ScreeningRun) -> dict[str, Any] | None:
         progress = run_progress(run)
-        return ProgressSerializer(progress).data if progress else None
+        return ScreeningProgressSerializer(progress).data if progress else None
 
     def get_error(self, run: ScreeningRun) -> str:
         return run_error(run) if run_state(run) == "failed" else ""
@@ -103,7 +103,7 @@ class RunSerializer(serializers.Serializer):
         return counts.get(run.pk) if counts is not None else None
 
 
-class FindingSerializer(serializers.Serializer):
+class ScreeningFindingSerializer(serializers.Serializer):
     public_id = serializers.UUIDField()
     rank = serializers.IntegerField(help_text="1 = highest score in the run.")
     score = serializers.FloatField(help_text="The ranking score the worklist orders by.")
@@ -130,11 +130,11 @@ class FindingSerializer(serializers.Serializer):
         return str(finding.mask.public_id) if finding.mask is not None else None
 
 
-class RunDetailSerializer(RunSerializer):
+class ScreeningRunDetailSerializer(ScreeningRunSerializer):
     lungs = serializers.SerializerMethodField()
     findings = serializers.SerializerMethodField()
 
-    @extend_schema_field(LungsSerializer)
+    @extend_schema_field(ScreeningLungsSerializer)
     def get_lungs(self, run: ScreeningRun) -> dict[str, Any]:
         lungs = run.lungs or {}
         return {
@@ -142,12 +142,12 @@ class RunDetailSerializer(RunSerializer):
             "warnings": [str(w) for w in lungs.get("warnings") or []],
         }
 
-    @extend_schema_field(FindingSerializer(many=True))
+    @extend_schema_field(ScreeningFindingSerializer(many=True))
     def get_findings(self, run: ScreeningRun) -> list[Any]:
-        return list(FindingSerializer(run_findings(run), many=True).data)
+        return list(ScreeningFindingSerializer(run_findings(run), many=True).data)
 
 
-class BatchSerializer(serializers.Serializer):
+class ScreeningBatchSerializer(serializers.Serializer):
     public_id = serializers.UUIDField()
     settings_hash = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -156,11 +156,11 @@ class BatchSerializer(serializers.Serializer):
     )
 
 
-class BatchDetailSerializer(BatchSerializer):
-    runs = RunSerializer(many=True)
+class ScreeningBatchDetailSerializer(ScreeningBatchSerializer):
+    runs = ScreeningRunSerializer(many=True)
 
 
-class BatchCreatedSerializer(BatchSerializer):
+class ScreeningBatchCreatedSerializer(ScreeningBatchSerializer):
     queued = serializers.IntegerField(help_text="Series queued for screening by this request.")
     already_screened = serializers.IntegerField(
         help_text="Series screened before with the same images, settings and ranking."
@@ -168,7 +168,7 @@ class BatchCreatedSerializer(BatchSerializer):
     not_chest = serializers.IntegerField(help_text="CT volumes the chest-CT rule left out.")
 
 
-class BatchRequestSerializer(serializers.Serializer):
+class ScreeningBatchCreateSerializer(serializers.Serializer):
     patients = serializers.ListField(
         child=serializers.UUIDField(),
         required=False,
@@ -184,7 +184,7 @@ class BatchRequestSerializer(serializers.Serializer):
     )
 
 
-class ReviewSerializer(serializers.Serializer):
+class ScreeningReviewSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=sorted(DECISIONS))
 
 
@@ -200,7 +200,7 @@ class BatchListView(APIView):
 
     @extend_schema(
         operation_id="screening_batches",
-        responses={200: BatchSerializer(many=True), **ERROR_RESPONSES},
+        responses={200: ScreeningBatchSerializer(many=True), **ERROR_RESPONSES},
     )
     def get(self, request: Request) -> Response:
         shown = list(screening_batch_list(user=_user(request))[:200])
@@ -214,12 +214,12 @@ class BatchListView(APIView):
             }
             for b in shown
         ]
-        return Response(BatchSerializer(body, many=True).data)
+        return Response(ScreeningBatchSerializer(body, many=True).data)
 
     @extend_schema(
         operation_id="screening_batch_create",
-        request=BatchRequestSerializer,
-        responses={202: BatchCreatedSerializer, **ERROR_RESPONSES},
+        request=ScreeningBatchCreateSerializer,
+        responses={202: ScreeningBatchCreatedSerializer, **ERROR_RESPONSES},
         description=(
             "Screen the chest CTs of the chosen (else all visible) patients: one run per series, "
             "each its own job, so the batch fans out over the workers. A series screened before "
@@ -229,7 +229,7 @@ class BatchListView(APIView):
     )
     def post(self, request: Request) -> Response:
         user = _user(request)
-        data = BatchRequestSerializer(data=request.data)
+        data = ScreeningBatchCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         patients = screening_patients(
             user=user, patient_public_ids=data.validated_data.get("patients")
@@ -256,13 +256,13 @@ class BatchListView(APIView):
             "already_screened": len(result.already),
             "not_chest": result.not_chest,
         }
-        return Response(BatchCreatedSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+        return Response(ScreeningBatchCreatedSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 
 
 class BatchDetailView(APIView):
     @extend_schema(
         operation_id="screening_batch",
-        responses={200: BatchDetailSerializer, **ERROR_RESPONSES},
+        responses={200: ScreeningBatchDetailSerializer, **ERROR_RESPONSES},
     )
     def get(self, request: Request, batch_id: uuid.UUID) -> Response:
         batch, runs = screening_batch_get(user=_user(request), batch_public_id=batch_id)
@@ -274,7 +274,7 @@ class BatchDetailView(APIView):
             "runs": runs,
         }
         context = {"pending": pending_counts(runs)}
-        return Response(BatchDetailSerializer(body, context=context).data)
+        return Response(ScreeningBatchDetailSerializer(body, context=context).data)
 
 
 class WorklistView(APIView):
@@ -289,7 +289,7 @@ class WorklistView(APIView):
                 description="Only runs whose stored status is this.",
             )
         ],
-        responses={200: RunSerializer(many=True), **ERROR_RESPONSES},
+        responses={200: ScreeningRunSerializer(many=True), **ERROR_RESPONSES},
         description="Screened series of the patients the caller may see, highest candidate "
         "score first (at most 200).",
     )
@@ -299,25 +299,25 @@ class WorklistView(APIView):
             raise exceptions.ValidationError({"status": ["Unknown status."]})
         runs = worklist(user=_user(request), status=wanted)
         context = {"pending": pending_counts(runs)}
-        return Response(RunSerializer(runs, many=True, context=context).data)
+        return Response(ScreeningRunSerializer(runs, many=True, context=context).data)
 
 
 class RunDetailView(APIView):
     @extend_schema(
         operation_id="screening_run",
-        responses={200: RunDetailSerializer, **ERROR_RESPONSES},
+        responses={200: ScreeningRunDetailSerializer, **ERROR_RESPONSES},
     )
     def get(self, request: Request, run_id: uuid.UUID) -> Response:
         run = screening_run_get(user=_user(request), run_public_id=run_id)
         context = {"pending": pending_counts([run])}
-        return Response(RunDetailSerializer(run, context=context).data)
+        return Response(ScreeningRunDetailSerializer(run, context=context).data)
 
 
 class FindingReviewView(APIView):
     @extend_schema(
         operation_id="screening_finding_review",
-        request=ReviewSerializer,
-        responses={200: FindingSerializer, **ERROR_RESPONSES},
+        request=ScreeningReviewSerializer,
+        responses={200: ScreeningFindingSerializer, **ERROR_RESPONSES},
         description=(
             "Confirm or reject a finding. Confirming stores its voxels as a mask of kind "
             '"screening" on the series (radiomics then measures it); rejecting a confirmed '
@@ -328,7 +328,7 @@ class FindingReviewView(APIView):
     def post(self, request: Request, finding_id: uuid.UUID) -> Response:
         user = _user(request)
         finding = finding_get_for_review(user=user, finding_public_id=finding_id)
-        data = ReviewSerializer(data=request.data)
+        data = ScreeningReviewSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             result = finding_review(
@@ -336,4 +336,4 @@ class FindingReviewView(APIView):
             )
         except ScreeningRequestError as exc:
             raise exceptions.ValidationError({"decision": [str(exc)]}) from exc
-        return Response(FindingSerializer(result.finding).data)
+        return Response(ScreeningFindingSerializer(result.finding).data)
