@@ -179,3 +179,10 @@ def test_the_cropped_field_holds_one_right_lung_of_plausible_volume(ibsi):
     # the trachea is found and removed
     assert seg.airways.any()
     assert not (seg.airways & seg.mask).any()
+
+
+def test_slice_order_does_not_matter(phantom, segmented):
+    # a feet-first series stacks the slices the other way round: the same lungs, flipped
+    flipped = segment_lungs(phantom.hu[::-1].copy(), phantom.spacing)
+    assert np.array_equal(flipped.left[::-1], segmented.left)
+    assert np.array_equal(flipped.right[::-1], segmented.right)
