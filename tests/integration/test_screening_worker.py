@@ -10,20 +10,23 @@ construction."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psycopg
 import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from core.jobs import jobs_reconcile
 from core.models import AuditEvent, JobStatus
 from imaging.models import Mask, ScreeningRun
 from imaging.services.masks import mask_voxels
 from tests.conftest import World
 from tests.imaging.screening_data import chest_ct_with_nodules, store_ct
-from tests.integration.conftest import WorkerPool, wait_for_job
+from tests.integration.conftest import WorkerPool, _database_url, wait_for_job
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -113,3 +116,43 @@ def test_a_worker_screens_a_chest_ct_end_to_end_and_fills_the_worklist(
     again = api_integration.post(reverse("api-screening-batch-list"), {}, format="json")
     assert again.json()["queued"] == 0
     assert again.json()["already_screened"] == 1
+
+
+def test_a_worker_killed_mid_run_leaves_no_finding_and_the_reconciler_screens_it_once(
+    media: None, workers: WorkerPool, world: World, api_integration: APIClient
+) -> None:
+    hu, spacing, origin, _ = chest_ct_with_nodules(seed=SEED)
+    series = store_ct(world.patient, hu=hu, spacing=spacing, origin=origin)
+    # The batch commits and its message waits in Redis: no worker runs yet.
+    created = api_integration.post(reverse("api-screening-batch-list"), {}, format="json")
+    assert created.status_code == 202, created.content
+    run = ScreeningRun.objects.select_related("job").get(series=series)
+    assert run.job is not None
+    # Hold the run's row lock from another connection: the handler locks the run first, so
+    # the first attempt is claimed (running) and waits inside its transaction until killed.
+    with psycopg.connect(_database_url()) as blocker:
+        blocker.execute("SELECT 1 FROM imaging_screeningrun WHERE id = %s FOR UPDATE", (run.pk,))
+        doomed = workers.start(lease_seconds=2)
+        job = wait_for_job(run.job, {JobStatus.RUNNING}, timeout=60)
+        doomed.kill()  # SIGKILL: PostgreSQL rolls the dead attempt's transaction back
+        blocker.rollback()
+
+    run.refresh_from_db()
+    assert run.status == "queued"
+    assert not run.findings.exists()
+    workers.start()
+    time.sleep(2.5)  # the dead worker's 2 s lease runs out
+    counts = jobs_reconcile()
+
+    job = wait_for_job(job, timeout=300)
+    assert counts["requeued"] == 1
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.attempts == 2
+    run.refresh_from_db()
+    assert run.status == "done"
+    assert run.findings.count() == job.result["findings"] > 0
+    assert sorted(run.findings.values_list("rank", flat=True)) == list(
+        range(1, run.findings.count() + 1)
+    )
+    # Exactly one write of the findings, by the second attempt.
+    assert AuditEvent.objects.filter(object_id=str(run.public_id), action="update").count() == 1
