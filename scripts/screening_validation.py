@@ -102,7 +102,7 @@ def render(validation: ScreeningValidation, *, kind: str, seconds: float) -> str
     rows += [(f"type {k}", g) for k, g in v.by_type.groups.items()]
     rows += [(f"attachment {k}", g) for k, g in v.by_attachment.groups.items()]
     rows += [(k, g) for k, g in v.solid_6mm.groups.items()]
-    lines += _table("nodules", rows)
+    lines += _table("group", rows)
     lines += ["", "Per case:", "", "| case | nodules | missed (label) | candidates | seconds |"]
     lines.append("|---|---|---|---|---|")
     for c in v.cases:

@@ -390,13 +390,13 @@ def _score(
 ) -> float:
     """Classical ranking score, higher = more nodule-like, in [0, ~1.2].
 
-    score = min(1, C / 250) * min(R / C, 1.2) * B^2 * (0.4 + 0.6 S) / sqrt(max(E, 1))
-            / (1 + 4 max(L - 0.1, 0)) * N / (N + 6)
+    score = min(1, C / 250) * min(R / C, 1.2) * B^1.5 * (0.4 + 0.6 S) / sqrt(max(E, 1))
+            / (1 + 0.5 max(L - 0.2, 0)) * N / (N + 6)
 
     with C the core contrast over the parenchyma (HU), R the scale-normalised blob response (HU),
     B the Hessian blobness, S the region's sphericity and E its elongation (longest / shortest
-    principal axis), L the leak (structure beyond 1.3 radii, see ``_candidate``; 0.1 is
-    tolerated for a small vessel touching a nodule). R / C measures how ball-like the intensity
+    principal axis), L the leak (structure beyond 1.3 radii, see ``_candidate``; 0.2 is
+    tolerated for a vessel touching a nodule). R / C measures how ball-like the intensity
     profile is whatever the density, so ground-glass nodules (C ~300 HU) rank with solid ones
     (C ~900 HU); the contrast term only removes noise (C < 250 HU); B, S, E and L push vessels
     (tubes), vessel stumps and the pleura (plates) down. N is the region's voxel count: regions of
@@ -407,10 +407,10 @@ def _score(
     return float(
         min(1.0, c / 250.0)
         * min(max(response, 0.0) / c, 1.2)
-        * blob**2
+        * blob**1.5
         * (0.4 + 0.6 * sphericity)
         / math.sqrt(max(elongation, 1.0))
-        / (1.0 + 4.0 * max(leak - 0.1, 0.0))
+        / (1.0 + 0.5 * max(leak - 0.2, 0.0))
         * (n_voxels / (n_voxels + 6.0) if math.isfinite(n_voxels) else 1.0)
     )
 
@@ -464,6 +464,14 @@ def _candidate(
     if half_way[seed]:
         labels, _n = ndi.label(half_way)
         core = labels == labels[seed]
+        # Vessels thinner than 2/3 of the candidate's diameter touching it do not count: the
+        # core is opened with a ball of a third of the radius first (when that keeps the seed).
+        thin = _ellipsoid(radius / 3.0, spacing)
+        if thin.size > 1:
+            opened = ndi.binary_opening(core, structure=thin)
+            if opened[seed]:
+                labels, _n = ndi.label(opened)
+                core = labels == labels[seed]
         inner = int((core & (dist <= 1.3 * radius)).sum())
         shell = int((core & (dist > 1.3 * radius) & (dist <= 1.6 * radius)).sum())
         leak = shell / max(inner, 1)
@@ -564,9 +572,11 @@ def _region_shape(
         return None
     idx = np.argwhere(region)
     centre_crop = lo + idx.mean(axis=0)
-    ev = np.linalg.eigvalsh(np.cov((idx * sp).T)) if n_vox >= 4 else np.zeros(3)
-    floor = float((sp**2).min()) / 12.0
-    elongation = math.sqrt(max(ev[-1], floor) / max(ev[0], floor))
+    # Second moments of the region as a union of voxel boxes: the centres' covariance plus each
+    # box's own spread s^2 / 12 per axis (else a region one thick slice deep is a flat disc).
+    cov = np.cov((idx * sp).T, bias=True) if n_vox >= 2 else np.zeros((3, 3))
+    ev = np.linalg.eigvalsh(np.atleast_2d(cov) + np.diag(sp**2 / 12.0))
+    elongation = math.sqrt(ev[-1] / ev[0])
     rlo = idx.min(axis=0)
     rhi = idx.max(axis=0) + 1
     mask = region[tuple(slice(int(a), int(b)) for a, b in zip(rlo, rhi, strict=True))].copy()

