@@ -38,6 +38,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.utils import timezone
 
 from core.audit import audit_record, audit_record_many
@@ -463,12 +465,6 @@ def _fail_run(run: ScreeningRun, message: str) -> dict[str, Any]:
     return {"status": "failed", "error": run.error}
 
 
-def _delete_files(names: Iterable[str]) -> None:
-    for name in names:
-        if name:
-            default_storage.delete(name)
-
-
 def _fp_probabilities(run: ScreeningRun, volume: Volume, centres: list[Any]) -> list[float]:
     """The ranking model's nodule probability per candidate centre; [] for the classical
     ranking. LesionModelError (a changed artifact, patches that cannot be cut) propagates."""
@@ -528,10 +524,8 @@ def screening_run_compute(*, run: ScreeningRun, job: Job) -> dict[str, Any]:
     written: list[str] = []
     # A run screened again (it failed before) starts from no findings; their files go once
     # this transaction commits.
-    stale = list(run.findings.values_list("storage_name", flat=True))
-    if stale:
-        run.findings.all().delete()
-        transaction.on_commit(lambda: _delete_files(stale))
+    for stale in run.findings.all():  # their files go after commit (_finding_deleted)
+        stale.delete()
     try:
         findings = []
         for rank, i in enumerate(order[:MAX_FINDINGS_PER_RUN], start=1):
@@ -628,3 +622,12 @@ def institution_ranking(institution: Institution | None) -> dict[str, str]:
     if model is None:
         return {"ranking": ranking, "note": CLASSICAL_NOTE}
     return {"ranking": ranking, "note": f"Ranked by the site's false-positive model {ranking}"}
+
+
+@receiver(post_delete, sender=Finding, dispatch_uid="screening_finding_file")
+def _finding_deleted(sender: type[Finding], instance: Finding, **kwargs: Any) -> None:
+    """A finding's voxel file goes when its row does (a run or a patient deleted), once the
+    transaction commits, so a rollback never leaves a row without its file."""
+    if instance.storage_name:
+        name = instance.storage_name
+        transaction.on_commit(lambda: default_storage.delete(name))

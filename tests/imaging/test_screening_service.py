@@ -430,3 +430,14 @@ def test_a_ranking_model_that_cannot_score_fails_the_run_with_its_reason(
     assert run.status == "failed"
     assert run.error.startswith("the ranking model cannot score this series: the artifact's")
     assert not run.findings.exists()
+
+
+def test_deleting_a_run_deletes_its_findings_files_after_commit(
+    world: World, on_commit: Any
+) -> None:
+    run = _done_run(world, on_commit)
+    names = list(run.findings.values_list("storage_name", flat=True))
+    assert all(default_storage.exists(n) for n in names)
+    with on_commit():
+        run.delete()
+    assert not any(default_storage.exists(n) for n in names)
