@@ -252,3 +252,16 @@ def test_command_job_enqueues(world: World) -> None:
     job = Job.objects.get(kind="lesion_model_train")
     assert out.getvalue().strip() == f"queued job {job.public_id}"
     assert job.payload["institution"] == "north"
+
+
+def test_command_default_keeps_the_active_default(default: LesionModel) -> None:
+    out = StringIO()
+    call_command("train_lesion_model", "--default", stdout=out)
+    printed = json.loads(out.getvalue())
+    assert (printed["name"], printed["version"], printed["status"]) == (
+        "wisconsin-malignancy",
+        1,
+        "active",
+    )
+    assert printed["artifact_sha256"] == default.artifact_sha256
+    assert LesionModel.objects.count() == 1
