@@ -1,13 +1,20 @@
 """Lung screening library: lung segmentation, nodule candidates, FROC (no Django).
 
-Names are loaded on first use so that ``import imaging.screening`` stays light (no scipy,
-skimage or SimpleITK until something is called).
+Names are loaded on first use so that ``import imaging.screening`` stays light (numpy only; no
+scipy, skimage or SimpleITK until something is called).
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import Any
+
+# ``froc`` is both a submodule and the function it exports. Importing the submodule binds the
+# module object to the package name on first import, so it is imported here (numpy only) and the
+# name rebound to the function; later ``import imaging.screening.froc`` does not rebind it.
+from imaging.screening import froc as _froc_module
+
+froc = _froc_module.froc
 
 _EXPORTS = {
     "PIPELINE_VERSION": "imaging.screening.pipeline",
@@ -18,7 +25,6 @@ _EXPORTS = {
     "ScreeningSettings": "imaging.screening.candidates",
     "Candidate": "imaging.screening.candidates",
     "detect_candidates": "imaging.screening.candidates",
-    "froc": "imaging.screening.froc",
     "FrocResult": "imaging.screening.froc",
     "LungSegmentation": "imaging.screening.lungs",
     "segment_lungs": "imaging.screening.lungs",
@@ -27,7 +33,7 @@ _EXPORTS = {
     "plan_nodules": "imaging.screening.insert",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "froc"])
 
 
 def __getattr__(name: str) -> Any:

@@ -108,3 +108,14 @@ def test_importing_the_library_loads_neither_django_nor_scipy():
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_the_package_froc_is_the_function_even_after_its_module_is_imported():
+    code = (
+        "import imaging.screening.pipeline, imaging.screening.froc, imaging.screening as s; "
+        "assert callable(s.froc) and s.froc.__name__ == 'froc' and not hasattr(s.froc, 'froc')"
+    )
+    done = subprocess.run(  # noqa: S603 - our own interpreter and a fixed string
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
