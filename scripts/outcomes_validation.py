@@ -541,7 +541,9 @@ def kept_after_own_part(existing: str) -> str:
     kept: list[str] = []
     keep = False
     for line in existing.splitlines(keepends=True):
-        if line.startswith("## "):
+        if line.startswith("<!-- begin "):  # another script's marked part starts here
+            keep = True
+        elif line.startswith("## "):
             keep = not line.startswith(OWN_HEADINGS)
         elif line.startswith("# "):
             keep = False

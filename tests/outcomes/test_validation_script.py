@@ -30,3 +30,13 @@ def test_a_file_without_the_marker_keeps_only_other_sections() -> None:
 def test_an_empty_or_missing_file_keeps_nothing() -> None:
     assert kept_after_own_part("") == ""
     assert kept_after_own_part("# Outcome model validation\n\n## Against the goals\n") == ""
+
+
+def test_a_file_without_the_marker_keeps_other_scripts_begin_markers() -> None:
+    existing = (
+        "# Outcome model validation\n\n## Treatment comparison\n\nours\n\n"
+        "<!-- begin lesion-models -->\n## Lesion models\n\ntheirs\n<!-- end lesion-models -->\n"
+    )
+    assert kept_after_own_part(existing) == (
+        "<!-- begin lesion-models -->\n## Lesion models\n\ntheirs\n<!-- end lesion-models -->\n"
+    )
