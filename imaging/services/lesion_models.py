@@ -26,7 +26,8 @@ import json
 import pickle  # noqa: S403 - malignancy artifacts: hash-checked before unpickling
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.core.files.base import ContentFile
@@ -38,11 +39,24 @@ from django.utils import timezone
 from core.audit import audit_record
 from core.models import AuditAction, User
 from imaging.dicom import Volume
-from imaging.lesions import fp_cnn, malignancy, table
+from imaging.lesions import malignancy, table
 from imaging.lesions.patches import PatchError, PatchGeometry, extract_patches
 from imaging.models import Finding, LesionModel, LesionPrediction, Mask
 from imaging.models_screening import FindingStatus, LesionModelKind, LesionModelStatus
 from oncology.models import Institution, Patient
+
+if TYPE_CHECKING:
+    from imaging.lesions import fp_cnn
+
+
+def _fp_cnn() -> ModuleType:
+    """imaging.lesions.fp_cnn, imported at first use: it imports torch (seconds, hundreds of MB),
+    which every web process and worker would otherwise pay at start-up through the job
+    registry, although only false-positive training and scoring need it."""
+    from imaging.lesions import fp_cnn
+
+    return fp_cnn
+
 
 AUDIT_MODEL = "lesion_model"
 
@@ -218,9 +232,10 @@ def fp_network_load(model: LesionModel) -> fp_cnn.FpNetwork:
     data = artifact_bytes(model)  # re-hashed on every load; only the network is cached
     key = (model.pk, model.artifact_sha256)
     if key not in _NETWORKS:
+        cnn = _fp_cnn()
         try:
-            _NETWORKS[key] = fp_cnn.FpNetwork.from_bytes(data)
-        except fp_cnn.FpModelError as exc:
+            _NETWORKS[key] = cnn.FpNetwork.from_bytes(data)
+        except cnn.FpModelError as exc:
             raise ArtifactIntegrityError(f"{model.name} v{model.version}: {exc}") from exc
     return _NETWORKS[key]
 
@@ -266,7 +281,7 @@ def _fp_card(
             "are reviewed first. Every candidate is still shown for review; the model removes "
             "nothing. Research use; not a medical device."
         ),
-        "model": f"{name}: 3D convolutional network ({fp_cnn.ARCHITECTURE}) on 32 mm cubes "
+        "model": f"{name}: 3D convolutional network ({_fp_cnn().ARCHITECTURE}) on 32 mm cubes "
         "at 1 mm (imaging.lesions.fp_cnn)",
         "cohort": {
             "description": cohort,
@@ -310,20 +325,23 @@ def fp_model_register(
     source: str,
     seed: int = 0,
     epochs: int = 15,
-    min_per_class: int = fp_cnn.MIN_PER_CLASS,
+    min_per_class: int | None = None,
     actor: User | None = None,
     snapshot_rows: list[dict[str, Any]] | None = None,
 ) -> LesionModel:
     """Validate on a held-out split, fit on all patches, and store a draft version."""
     y = np.asarray(labels)
+    cnn = _fp_cnn()
+    if min_per_class is None:
+        min_per_class = int(cnn.MIN_PER_CLASS)
     try:
-        report = fp_cnn.validate_fp_network(
+        report = cnn.validate_fp_network(
             patches, y, seed=seed, epochs=epochs, min_per_class=min_per_class
         )
-        network = fp_cnn.train_fp_network(
+        network = cnn.train_fp_network(
             patches, y, seed=seed, epochs=epochs, min_per_class=min_per_class
         )
-    except fp_cnn.FpModelError as exc:
+    except cnn.FpModelError as exc:
         raise LesionModelError(f"The false-positive model cannot be trained: {exc}") from exc
     report.update(
         n_total=int(len(y)),
@@ -348,7 +366,7 @@ def fp_model_register(
         training_params={
             "seed": seed,
             "epochs": epochs,
-            "architecture": fp_cnn.ARCHITECTURE,
+            "architecture": _fp_cnn().ARCHITECTURE,
             "patches_sha256": patch_sha,
             "min_per_class": min_per_class,
         },
@@ -410,11 +428,13 @@ def fp_model_train_site(
     name: str | None = None,
     seed: int = 0,
     epochs: int = 15,
-    min_per_class: int = fp_cnn.MIN_PER_CLASS,
+    min_per_class: int | None = None,
     actor: User | None = None,
 ) -> LesionModel:
     """Train a draft false-positive model on the institution's reviewed findings; refused with
     the counts when there are fewer than ``min_per_class`` of either kind."""
+    if min_per_class is None:
+        min_per_class = int(_fp_cnn().MIN_PER_CLASS)
     reviewed = Finding.objects.filter(run__patient__institution=institution)
     confirmed = reviewed.filter(status=FindingStatus.CONFIRMED).count()
     rejected = reviewed.filter(status=FindingStatus.REJECTED).count()
