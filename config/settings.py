@@ -318,6 +318,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Several fields and filters are called "status": each choice set gets its own stable name.
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": ["created", "updated", "unchanged", "error"],
+        "ScreeningRunStatusEnum": "imaging.models_screening.ScreeningStatus",
+    },
 }
 API_BULK_MAX_RECORDS = env.int("API_BULK_MAX_RECORDS", default=5000)
 GENOMICS_MAX_UPLOAD_BYTES = env.int("GENOMICS_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)

@@ -144,9 +144,25 @@ def test_a_clinician_scrolls_windows_and_overlays_the_mask_in_the_viewer(
     with_mask = _pixels(page, tmp_path / "with-mask.png")
     changed = (with_mask != without_mask).any(axis=2)
     assert changed.any()
-    # The overlay is red-ish (230, 57, 70) at 50 %: where it changed, red grew over green.
-    diff = with_mask[changed] - without_mask[changed]
-    assert (diff[:, 0] > diff[:, 1]).mean() > 0.5
+    # The overlay is the selected mask's declared colour at 50 %: where it changed, each pixel
+    # moved towards that colour (new - old has the sign of colour - old in every channel where
+    # they differ clearly).
+    colour = np.array(
+        page.evaluate(
+            """async () => {
+                const root = document.getElementById('viewer');
+                const meta = await (await fetch(root.getAttribute('data-meta-url'))).json();
+                const id = document.getElementById('viewer-mask-select').value;
+                return meta.masks.find((m) => m.id === id).colour;
+            }"""
+        ),
+        dtype=int,
+    )
+    old = without_mask[changed]
+    diff = with_mask[changed] - old
+    towards = colour[None, :] - old
+    clear = np.abs(towards) > 30
+    assert (np.sign(diff[clear]) == np.sign(towards[clear])).mean() > 0.9
 
     # Opacity slider: stronger overlay, other pixels.
     before = _rendered(page)
